@@ -1,0 +1,91 @@
+"""run_sync(): the sync API over the async core, safe inside Jupyter's running loop.
+
+The core of fusionkit is written once, async. Every sync twin (``complete``, ``fuse``,
+``review``, ...) hands its coroutine to :func:`run_sync`, which runs it on **one
+long-lived background event loop** in a daemon thread.
+
+Design note (differs slightly from DESIGN.md, which suggests running directly when no loop
+runs): we *always* use the background loop. A fresh ``asyncio.run`` per call would create a
+new loop each time, so per-loop resources — httpx connection pools, per-model semaphores,
+the local model's micro-batcher — would be rebuilt on every call and leak. With one loop,
+sync calls in a script and in Jupyter share the same machinery, and nothing calls
+``asyncio.run`` or ``nest_asyncio``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_thread: threading.Thread | None = None
+
+
+def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
+    asyncio.set_event_loop(loop)
+    loop.run_forever()
+
+
+def background_loop() -> asyncio.AbstractEventLoop:
+    """Return the shared background event loop, starting its thread on first use."""
+    global _loop, _thread
+    with _lock:
+        if _loop is None or _loop.is_closed() or _thread is None or not _thread.is_alive():
+            _loop = asyncio.new_event_loop()
+            _thread = threading.Thread(
+                target=_run_loop, args=(_loop,), name="fusionkit-loop", daemon=True
+            )
+            _thread.start()
+        return _loop
+
+
+def in_background_loop() -> bool:
+    """True when called from the background loop's own thread."""
+    return _thread is not None and threading.current_thread() is _thread
+
+
+def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T:
+    """Run a coroutine to completion from synchronous code and return its result.
+
+    Works in plain scripts and inside a running loop (Jupyter): the coroutine runs on the
+    shared background loop and this thread waits for it.
+
+    Args:
+        coro: The coroutine to run.
+        timeout: Seconds to wait before cancelling it; None waits forever.
+
+    Returns:
+        Whatever the coroutine returns; its exception propagates unchanged.
+
+    Raises:
+        RuntimeError: If called from inside the background loop itself (that would
+            deadlock); use the async twin (``await model.acomplete(...)``) there.
+    """
+    if in_background_loop():
+        coro.close()
+        raise RuntimeError(
+            "fusionkit's sync API was called from inside its own event loop; "
+            "use the async twin there (for example `await model.acomplete(...)`)."
+        )
+    future = asyncio.run_coroutine_threadsafe(coro, background_loop())
+    try:
+        return future.result(timeout)
+    except BaseException:
+        # KeyboardInterrupt in a notebook, or a timeout: don't leave the work running.
+        future.cancel()
+        raise
+
+
+def _shutdown() -> None:
+    loop = _loop
+    if loop is not None and loop.is_running():
+        loop.call_soon_threadsafe(loop.stop)
+
+
+atexit.register(_shutdown)

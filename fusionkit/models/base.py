@@ -1,0 +1,269 @@
+"""The Model base class: one small abstraction every backend implements.
+
+A backend implements ``_acomplete(request) -> Completion`` (and optionally
+``_astream(request)`` yielding text chunks then the final Completion). The base class
+does everything else once, for all backends: input validation, the response cache,
+a concurrency limit per model, and the sync twins (``complete``, ``stream``) that work
+inside Jupyter's running loop.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import queue
+import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any, ClassVar
+
+from .._sync import background_loop, run_sync
+from ..cache import ResponseCache, default_cache
+from ..types import Completion, MessagesLike, Request, build_request
+
+__all__ = ["Model"]
+
+
+class Model(abc.ABC):
+    """Base class of every model.
+
+    Args:
+        name: Display name (shown in tables; never contains a secret).
+        max_concurrency: At most this many requests to this model run at once
+            (None: unlimited).
+        cache: True/None to use the default response cache, False to bypass it, or a
+            :class:`~fusionkit.cache.ResponseCache` to use a specific one.
+    """
+
+    kind: ClassVar[str] = "model"
+    #: Whether this backend's answers may be cached by default.
+    cacheable: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        max_concurrency: int | None = None,
+        cache: bool | ResponseCache | None = None,
+    ) -> None:
+        self.name = name
+        self.max_concurrency = max_concurrency
+        self._cache_setting = cache
+        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]
+        self._semaphores = weakref.WeakKeyDictionary()
+
+    # -- identity and display -------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """What makes two instances answer the same (the cache key's model part).
+
+        Never contains a secret. Backends extend it (base URL, quantization, ...).
+        """
+        return f"{self.kind}:{self.name}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    # -- the public async API ----------------------------------------------------------------
+
+    async def acomplete(
+        self,
+        messages: MessagesLike,
+        *,
+        system: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        cache: bool | None = None,
+    ) -> Completion:
+        """Complete a prompt or a chat.
+
+        Args:
+            messages: A prompt string, or a list of ``{"role", "content"}`` dicts/Messages.
+            system: Optional system prompt.
+            max_tokens: Upper bound on generated tokens (> 0).
+            temperature: 0 for greedy decoding (deterministic, cacheable).
+            top_p: Nucleus sampling bound, or None for the backend default.
+            seed: Sampling seed; a seeded request is cacheable.
+            stop: A stop string or a list of them.
+            cache: Override the model's cache setting for this call.
+
+        Returns:
+            The Completion, with usage, latency and cost.
+
+        Raises:
+            InvalidRequestError: Bad input, before any model is called.
+            ModelError: The backend failed (a typed subclass says how).
+        """
+        request = build_request(
+            messages,
+            system=system,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            stop=stop,
+        )
+        return await self.arun(request, cache=cache)
+
+    async def arun(self, request: Request, *, cache: bool | None = None) -> Completion:
+        """Complete an already validated :class:`Request` (used by the fusion engine)."""
+        store = self._cache_for(request, cache)
+        if store is not None:
+            hit = store.get(self.identity, request)
+            if hit is not None:
+                return hit
+        async with self._semaphore():
+            completion = await self._acomplete(request)
+        if store is not None:
+            store.put(self.identity, request, completion)
+        return completion
+
+    async def astream(
+        self,
+        messages: MessagesLike,
+        *,
+        system: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        cache: bool | None = None,
+    ) -> AsyncIterator[str | Completion]:
+        """Stream an answer: yields text chunks, then the final :class:`Completion`.
+
+        A cached answer is yielded as one chunk. Arguments are as for :meth:`acomplete`.
+        """
+        request = build_request(
+            messages,
+            system=system,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+            stop=stop,
+        )
+        store = self._cache_for(request, cache)
+        if store is not None:
+            hit = store.get(self.identity, request)
+            if hit is not None:
+                yield hit.text
+                yield hit
+                return
+        final: Completion | None = None
+        async with self._semaphore():
+            async for item in self._astream(request):
+                if isinstance(item, Completion):
+                    final = item
+                else:
+                    yield item
+        if final is None:  # pragma: no cover - a backend bug
+            raise RuntimeError(f"{self.name}: stream ended without a final Completion")
+        if store is not None:
+            store.put(self.identity, request, final)
+        yield final
+
+    async def aclose(self) -> None:
+        """Release resources (HTTP clients, worker threads). Safe to call twice."""
+
+    async def __aenter__(self) -> Model:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- the sync twins ---------------------------------------------------------------------
+
+    def complete(self, messages: MessagesLike, **kwargs: Any) -> Completion:
+        """Sync twin of :meth:`acomplete`; works inside Jupyter's running loop."""
+        return run_sync(self.acomplete(messages, **kwargs))
+
+    def stream(self, messages: MessagesLike, **kwargs: Any) -> Iterator[str | Completion]:
+        """Sync twin of :meth:`astream`: iterate text chunks, then the final Completion."""
+        q: queue.Queue[tuple[str, Any]] = queue.Queue()
+        stop_flag = threading.Event()
+
+        async def pump() -> None:
+            try:
+                async for item in self.astream(messages, **kwargs):
+                    q.put(("item", item))
+                    if stop_flag.is_set():
+                        break
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                q.put(("error", exc))
+            finally:
+                q.put(("done", None))
+
+        future = asyncio.run_coroutine_threadsafe(pump(), background_loop())
+        try:
+            while True:
+                kind, value = q.get()
+                if kind == "item":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop_flag.set()
+            if not future.done():
+                future.cancel()
+
+    def close(self) -> None:
+        """Sync twin of :meth:`aclose`."""
+        run_sync(self.aclose())
+
+    def __enter__(self) -> Model:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- for backends -----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _acomplete(self, request: Request) -> Completion:
+        """Run one validated request. Backends implement this."""
+
+    async def _astream(self, request: Request) -> AsyncIterator[str | Completion]:
+        """Stream one request; the default yields the whole answer as one chunk."""
+        completion = await self._acomplete(request)
+        yield completion.text
+        yield completion
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _cache_for(self, request: Request, override: bool | None) -> ResponseCache | None:
+        if not request.deterministic:
+            return None
+        setting = self._cache_setting if override is None else override
+        if isinstance(setting, ResponseCache):
+            return setting
+        if setting is False or (setting is None and not self.cacheable):
+            return None
+        return default_cache()
+
+    def _semaphore(self) -> asyncio.Semaphore | _NullContext:
+        if not self.max_concurrency:
+            return _NULL
+        loop = asyncio.get_running_loop()
+        sem = self._semaphores.get(loop)
+        if sem is None:
+            sem = asyncio.Semaphore(self.max_concurrency)
+            self._semaphores[loop] = sem
+        return sem
+
+
+class _NullContext:
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NULL = _NullContext()

@@ -1,0 +1,1 @@
+"""Rendering: escaped HTML, pandas tables, plots. Rendering never calls a model."""

@@ -1,0 +1,38 @@
+"""Shared pytest set-up: every test gets its own FUSIONKIT_HOME (cache, converted model).
+
+The converted embedded model is expensive to build, so slow tests share one session-wide
+home for it (``edge_home``) while the response cache stays per-test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "fusionkit-home"
+    monkeypatch.setenv("FUSIONKIT_HOME", str(home))
+    for var in ("OPENROUTER_API_KEY", "OPENAI_API_KEY", "FUSIONKIT_EDGE_MODEL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    yield home
+
+
+@pytest.fixture(scope="session")
+def edge_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session-wide folder where the embedded model is converted once.
+
+    Honour FUSIONKIT_TEST_MODEL_HOME so repeated local runs skip the conversion.
+    """
+    fixed = os.environ.get("FUSIONKIT_TEST_MODEL_HOME")
+    if fixed:
+        path = Path(fixed)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    return tmp_path_factory.mktemp("edge-home")
