@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from .errors import InvalidRequestError
 
@@ -45,7 +45,7 @@ class Message:
         return {"role": self.role, "content": self.content}
 
 
-MessagesLike = Union[str, Message, Mapping[str, Any], Sequence[Message | Mapping[str, Any]]]
+MessagesLike = str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

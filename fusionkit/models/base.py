@@ -167,7 +167,7 @@ class Model(abc.ABC):
             store.put(self.identity, request, final)
         yield final
 
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release resources (HTTP clients, worker threads). Safe to call twice."""
 
     async def __aenter__(self) -> Model:

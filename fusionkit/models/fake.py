@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Union
 
 from ..errors import ConfigurationError
 from ..types import Completion, Request, Usage
@@ -23,7 +22,7 @@ from .base import Model
 __all__ = ["FakeModel", "Reply"]
 
 #: One scripted reply: a text, an exception to raise, or a function of the request.
-Reply = Union[str, BaseException, Callable[[Request], str | BaseException]]
+Reply = str | BaseException | Callable[[Request], str | BaseException]
 
 
 def _echo(request: Request) -> str:
