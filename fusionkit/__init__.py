@@ -1,19 +1,67 @@
 """fusionkit: compare and fuse LLMs from a notebook.
 
-Importing this package never imports torch or transformers; those load only when a local
-model is built.
+``import fusionkit as fk`` is fast and never imports torch, transformers, pandas or
+ipywidgets: the core (types, errors, the Model base, FakeModel) is imported eagerly and
+everything else is resolved on first attribute access (PEP 562), so ``fk.edge_model`` loads
+the local stack only when it is called for.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._sync import run_sync
 from .cache import ResponseCache
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
-from .models import FakeModel, Model
+from .models.base import Model
+from .models.fake import FakeModel
 from .types import Completion, Message, Request, Usage
 
 __version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_LAZY: dict[str, str] = {
+    # models
+    "model": "fusionkit.models.specs",
+    "edge_model": "fusionkit.models.embedded",
+    "embedded_model_path": "fusionkit.models.embedded",
+    "LocalModel": "fusionkit.models.local",
+    "OpenAICompatModel": "fusionkit.models.openai_compat",
+    "PriceTable": "fusionkit.models.pricing",
+    # fusion
+    "fuse": "fusionkit.fusion.engine",
+    "afuse": "fusionkit.fusion.engine",
+    "fuse_many": "fusionkit.fusion.many",
+    "afuse_many": "fusionkit.fusion.many",
+    "FusionResult": "fusionkit.fusion.result",
+    "Candidate": "fusionkit.fusion.result",
+    "Judgment": "fusionkit.fusion.result",
+    "FusionEvent": "fusionkit.fusion.events",
+    "MODES": "fusionkit.fusion.engine",
+    # panel and decision page
+    "ToolCard": "fusionkit.panel.types",
+    "Persona": "fusionkit.panel.types",
+    "Review": "fusionkit.panel.types",
+    "PanelResult": "fusionkit.panel.types",
+    "DEFAULT_PERSONAS": "fusionkit.panel.personas",
+    "Panel": "fusionkit.panel.review",
+    "compare": "fusionkit.panel.compare",
+    "acompare": "fusionkit.panel.compare",
+    "Decision": "fusionkit.panel.compare",
+    # votes and ratings
+    "VoteStore": "fusionkit.votes.store",
+    "ratings": "fusionkit.votes.ratings",
+    "win_rate_matrix": "fusionkit.votes.ratings",
+    # widgets
+    "VotePanel": "fusionkit.widgets.voting",
+    "Arena": "fusionkit.widgets.voting",
+    "FusionConsole": "fusionkit.widgets.console",
+    # tasks
+    "Task": "fusionkit.tasks",
+    "make_tasks": "fusionkit.tasks",
+}
 
 __all__ = [
     "Completion",
@@ -26,4 +74,39 @@ __all__ = [
     "__version__",
     "run_sync",
     *_errors_all,
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fusionkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # cache: the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .fusion.engine import MODES, afuse, fuse
+    from .fusion.events import FusionEvent
+    from .fusion.many import afuse_many, fuse_many
+    from .fusion.result import Candidate, FusionResult, Judgment
+    from .models.embedded import edge_model, embedded_model_path
+    from .models.local import LocalModel
+    from .models.openai_compat import OpenAICompatModel
+    from .models.pricing import PriceTable
+    from .models.specs import model
+    from .panel.compare import Decision, acompare, compare
+    from .panel.personas import DEFAULT_PERSONAS
+    from .panel.review import Panel
+    from .panel.types import PanelResult, Persona, Review, ToolCard
+    from .tasks import Task, make_tasks
+    from .votes.ratings import ratings, win_rate_matrix
+    from .votes.store import VoteStore
+    from .widgets.console import FusionConsole
+    from .widgets.voting import Arena, VotePanel

@@ -160,3 +160,9 @@ def test_error_for_status_maps_and_quotes() -> None:
     assert isinstance(fk.error_for_status(503, model="m", provider_message=""), fk.ServerError)
     r = fk.error_for_status(429, model="m", provider_message="x", retry_after=3)
     assert isinstance(r, fk.RateLimitError) and r.retry_after == 3
+
+
+def test_every_public_name_resolves() -> None:
+    """Every name in fusionkit.__all__ can be imported (lazy names included)."""
+    missing = [name for name in fk.__all__ if not hasattr(fk, name)]
+    assert missing == []
