@@ -1,0 +1,657 @@
+"""VoteStore: community votes (ship/skip) and pairwise battles in one SQLite file.
+
+Design:
+
+* **Our file, or hands off.** Every store carries SQLite's ``application_id`` header
+  field set to :data:`APPLICATION_ID` (``"FKVS"``) and its schema version in
+  ``user_version``. Before writing anything, an existing file is inspected *read-only*:
+  first its 100-byte header is read with plain file I/O, then (when it is a SQLite file)
+  it is opened with ``mode=ro`` — with ``immutable=1`` when it is not ours, so not even
+  ``-wal``/``-shm`` side files appear beside a foreign database. Random bytes, a damaged
+  header, or a SQLite database of another kind raise :class:`CorruptStoreError` and the
+  file is left byte-identical. Damage found later, mid-operation, raises the same error.
+* **Migrations** are an ordered tuple of :class:`Migration` (version, description, SQL
+  statements) applied in one ``BEGIN IMMEDIATE`` transaction, together with the new
+  ``user_version``; a new file is created in rollback-journal mode (so the header with our
+  application id reaches the main file at once) and switched to WAL afterwards.
+* **Concurrent writers lose nothing.** WAL, a busy timeout, one connection per thread (and
+  per process, re-opened after a fork), and every write in ``BEGIN IMMEDIATE`` — a writer
+  takes the write lock before reading, so two writers never both read and then collide.
+  ``synchronous=NORMAL``: in WAL mode that never corrupts the file and a crashed *process*
+  loses nothing; only a power cut may roll back the last commits (the usual WAL trade-off,
+  which keeps vote throughput in the thousands per second).
+* **Only what is given is stored**: subject, voter, verdict/winner, prompt and the time.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import CorruptStoreError, InvalidRequestError, StoreError
+
+if TYPE_CHECKING:  # pandas is imported lazily: building a store must stay light.
+    import pandas as pd
+
+__all__ = [
+    "APPLICATION_ID",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "VERDICTS",
+    "WINNERS",
+    "Battle",
+    "Migration",
+    "Vote",
+    "VoteStore",
+    "normalize_verdict",
+    "normalize_winner",
+]
+
+#: SQLite ``application_id`` of a vote store: the bytes ``b"FKVS"`` as a big-endian int.
+APPLICATION_ID = int.from_bytes(b"FKVS", "big")
+
+#: Accepted ship/skip verdicts.
+VERDICTS: tuple[str, ...] = ("ship", "skip")
+#: Accepted battle outcomes: side A won, side B won, a tie, or both answers were bad.
+WINNERS: tuple[str, ...] = ("a", "b", "tie", "bothbad")
+
+_BUSY_TIMEOUT_S = 60.0
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One step of the schema history.
+
+    Attributes:
+        version: The ``user_version`` the file has after this step.
+        description: What the step adds (for humans reading the code).
+        statements: SQL statements run in order, inside the migration transaction.
+    """
+
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+#: The schema history, oldest first. Never edit a shipped step: append a new one.
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "ship/skip votes: the current vote per (subject, voter) and the full history",
+        (
+            """CREATE TABLE votes (
+                subject    TEXT NOT NULL,
+                voter      TEXT NOT NULL,
+                verdict    TEXT NOT NULL CHECK (verdict IN ('ship', 'skip')),
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (subject, voter)
+            )""",
+            """CREATE TABLE vote_history (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                subject    TEXT NOT NULL,
+                voter      TEXT NOT NULL,
+                verdict    TEXT NOT NULL CHECK (verdict IN ('ship', 'skip')),
+                created_at REAL NOT NULL
+            )""",
+        ),
+    ),
+    Migration(
+        2,
+        "pairwise battles (Arena) and an index to list subjects in first-vote order",
+        (
+            """CREATE TABLE battles (
+                id         INTEGER PRIMARY KEY AUTOINCREMENT,
+                model_a    TEXT NOT NULL,
+                model_b    TEXT NOT NULL,
+                winner     TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie', 'bothbad')),
+                voter      TEXT NOT NULL,
+                prompt     TEXT,
+                created_at REAL NOT NULL,
+                CHECK (model_a <> model_b)
+            )""",
+            "CREATE INDEX vote_history_subject ON vote_history (subject, id)",
+        ),
+    ),
+)
+
+#: The schema version this code writes.
+SCHEMA_VERSION = MIGRATIONS[-1].version
+
+#: Tables that must exist at each version (used to recognise a damaged store).
+_TABLES_AT: dict[int, frozenset[str]] = {
+    1: frozenset({"votes", "vote_history"}),
+    2: frozenset({"votes", "vote_history", "battles"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One ship/skip vote as recorded.
+
+    Attributes:
+        subject: What was voted on.
+        voter: Who voted.
+        verdict: ``"ship"`` or ``"skip"``.
+        previous: The voter's verdict before this one, or None for a first vote.
+        created_at: Unix time of the vote.
+    """
+
+    subject: str
+    voter: str
+    verdict: str
+    previous: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Battle:
+    """One pairwise battle as recorded.
+
+    Attributes:
+        model_a: The model shown as side A.
+        model_b: The model shown as side B.
+        winner: ``"a"``, ``"b"``, ``"tie"`` or ``"bothbad"``.
+        voter: Who voted.
+        prompt: The prompt both models answered, if given.
+        created_at: Unix time of the vote.
+    """
+
+    model_a: str
+    model_b: str
+    winner: str
+    voter: str
+    prompt: str | None
+    created_at: float
+
+
+# -- validation (shared with ratings.py) -----------------------------------------------------
+
+
+def _text(value: object, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequestError(f"{what} must be a non-empty string, got {value!r}.")
+    return value
+
+
+def normalize_verdict(verdict: object) -> str:
+    """Return ``"ship"`` or ``"skip"`` (case-insensitive), or raise InvalidRequestError."""
+    key = verdict.strip().lower() if isinstance(verdict, str) else None
+    if key not in VERDICTS:
+        raise InvalidRequestError(
+            f"unknown verdict {verdict!r}; use one of {', '.join(map(repr, VERDICTS))}."
+        )
+    return key
+
+
+def normalize_winner(winner: object) -> str:
+    """Return one of :data:`WINNERS`, or raise InvalidRequestError.
+
+    Case, spaces, ``_`` and ``-`` are ignored, so ``"Both bad"`` and ``"both_bad"`` both
+    mean ``"bothbad"``; ``"model_a"``/``"model_b"`` are accepted for ``"a"``/``"b"``.
+    """
+    key = None
+    if isinstance(winner, str):
+        key = "".join(ch for ch in winner.lower() if ch not in " _-")
+        key = {"modela": "a", "modelb": "b"}.get(key, key)
+    if key not in WINNERS:
+        raise InvalidRequestError(
+            f"unknown winner {winner!r}; use one of {', '.join(map(repr, WINNERS))}."
+        )
+    return key
+
+
+# -- inspecting a file without touching it -----------------------------------------------------
+
+
+def _ro_uri(path: Path, *, immutable: bool) -> str:
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    return uri + "&immutable=1" if immutable else uri
+
+
+def _corrupt(path: Path, what: str) -> CorruptStoreError:
+    return CorruptStoreError(
+        f"{path} is not a usable fusionkit vote store: {what}. The file was left untouched. "
+        "Point VoteStore at a new path, or move this file aside (and restore a backup if "
+        "it held votes)."
+    )
+
+
+def _inspect(path: Path) -> None:
+    """Refuse, without modifying it, a file that is not a healthy vote store.
+
+    Raises:
+        CorruptStoreError: Not SQLite, damaged, or a SQLite database of another kind.
+        StoreError: A store written by a newer fusionkit.
+    """
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder; give VoteStore a file path such as votes.db.")
+    with path.open("rb") as fh:
+        header = fh.read(100)
+    if not header:
+        return  # an empty file (e.g. from sqlite3.connect) is a new database
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise _corrupt(path, "it is not a SQLite database (damaged, or some other kind of file)")
+    ours = int.from_bytes(header[68:72], "big") == APPLICATION_ID
+    wal = header[18] == 2
+    # A foreign file is read immutable: no locks and no -wal/-shm beside it.
+    try:
+        conn = sqlite3.connect(_ro_uri(path, immutable=not ours), uri=True)
+    except sqlite3.Error as exc:
+        raise _corrupt(path, f"SQLite cannot open it ({exc})") from None
+    try:
+        tables = {
+            row[0]
+            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            if not row[0].startswith("sqlite_")
+        }
+        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.DatabaseError as exc:
+        raise _corrupt(path, f"SQLite cannot read it ({exc})") from None
+    finally:
+        conn.close()
+    if not ours:
+        if not tables and not wal:
+            return  # an empty SQLite database: adopt it
+        listed = ", ".join(sorted(tables)[:6]) or "none in the main file"
+        raise _corrupt(path, f"it is a SQLite database of another kind (tables: {listed})")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer fusionkit (vote store schema v{version}; this "
+            f"version knows up to v{SCHEMA_VERSION}). Upgrade fusionkit, or use another path. "
+            "The file was left untouched."
+        )
+    missing = _TABLES_AT.get(version, frozenset()) - tables
+    if missing:
+        raise _corrupt(path, f"tables {sorted(missing)} of schema v{version} are missing")
+
+
+# -- the store ------------------------------------------------------------------------------------
+
+
+class VoteStore:
+    """Ship/skip votes and pairwise battles, kept in one SQLite file.
+
+    Safe for many writers at once: threads of one process and separate processes.
+
+    Args:
+        path: The SQLite file; created (with its folder) if missing.
+
+    Raises:
+        CorruptStoreError: The file is damaged or is not a vote store (left untouched).
+        StoreError: The file was written by a newer fusionkit, or cannot be opened.
+
+    Example:
+        >>> store = VoteStore(tmp / "votes.db")  # doctest: +SKIP
+        >>> store.vote("Mistral 9B Edge", "ship", voter="ana")  # doctest: +SKIP
+        >>> store.tally("Mistral 9B Edge")  # doctest: +SKIP
+        {'ship': 1, 'skip': 0}
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._conns: list[sqlite3.Connection] = []
+        self._conns_lock = threading.Lock()
+        self._closed = False
+        _inspect(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._migrate()
+
+    def __repr__(self) -> str:
+        return f"VoteStore({str(self.path)!r})"
+
+    def __enter__(self) -> VoteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- connections ------------------------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError(f"{self!r} is closed; open a new VoteStore to use the file again.")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        # After a fork the child must not reuse its parent's connection.
+        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+            with self._translate("opening the file"):
+                conn = self._open()
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._conns_lock:
+                self._conns.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this store opened (in any thread). Safe to call twice."""
+        self._closed = True
+        with self._conns_lock:
+            conns, self._conns = self._conns, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing is best effort
+                pass
+
+    @contextmanager
+    def _translate(self, action: str) -> Iterator[None]:
+        """Turn sqlite3 errors into the fusionkit error tree, with advice."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if "locked" in text or "busy" in text:
+                raise StoreError(
+                    f"{self.path} stayed locked by another writer for {_BUSY_TIMEOUT_S:.0f} s "
+                    f"while {action}; retry, or check for a process holding it open."
+                ) from exc
+            if "no such table" in text or "no such column" in text:
+                raise _corrupt(self.path, f"its schema was changed by hand ({exc})") from exc
+            raise StoreError(f"{self.path}: SQLite failed while {action}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            raise _corrupt(self.path, f"SQLite reported damage while {action} ({exc})") from exc
+
+    @contextmanager
+    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction, holding the write lock from its first statement."""
+        conn = self._conn()
+        with self._translate(action):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def _read(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self._conn()
+        with self._translate(action):
+            return fn(conn)
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._write("creating or upgrading the schema") as conn:
+            # Re-read under the write lock: another process may have just created it.
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if app_id not in (0, APPLICATION_ID) or (app_id == 0 and version != 0):
+                raise _corrupt(self.path, "it became a SQLite database of another kind")
+            if version > SCHEMA_VERSION:  # pragma: no cover - _inspect caught it first
+                raise StoreError(f"{self.path} was written by a newer fusionkit (v{version}).")
+            if app_id == 0:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            for step in MIGRATIONS:
+                if step.version > version:
+                    for statement in step.statements:
+                        conn.execute(statement)
+                    conn.execute(f"PRAGMA user_version = {step.version}")
+        conn = self._conn()
+        with self._translate("switching to WAL"):
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+
+    @property
+    def schema_version(self) -> int:
+        """The file's schema version (``PRAGMA user_version``)."""
+        return self._read(
+            "reading the version",
+            lambda c: int(c.execute("PRAGMA user_version").fetchone()[0]),
+        )
+
+    # -- ship/skip votes ------------------------------------------------------------------
+
+    def vote(self, subject: str, verdict: str, *, voter: str) -> Vote:
+        """Record ``voter``'s ship/skip verdict on ``subject``, replacing their earlier one.
+
+        Every call is also appended to the history.
+
+        Args:
+            subject: What is voted on (a tool or model name).
+            verdict: ``"ship"`` or ``"skip"`` (case-insensitive).
+            voter: Who votes; one current vote per (subject, voter).
+
+        Returns:
+            The recorded :class:`Vote`, with the voter's previous verdict.
+
+        Raises:
+            InvalidRequestError: Unknown verdict, or an empty subject or voter.
+        """
+        subject = _text(subject, "subject")
+        voter = _text(voter, "voter")
+        verdict = normalize_verdict(verdict)
+        now = time.time()
+        with self._write("recording a vote") as conn:
+            row = conn.execute(
+                "SELECT verdict FROM votes WHERE subject = ? AND voter = ?", (subject, voter)
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO vote_history (subject, voter, verdict, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (subject, voter, verdict, now),
+            )
+            conn.execute(
+                "INSERT INTO votes (subject, voter, verdict, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (subject, voter) DO UPDATE SET "
+                "verdict = excluded.verdict, updated_at = excluded.updated_at",
+                (subject, voter, verdict, now),
+            )
+        return Vote(subject, voter, verdict, row[0] if row else None, now)
+
+    def tally(self, subject: str) -> dict[str, int]:
+        """Current votes on ``subject``: ``{"ship": n, "skip": m}`` (zeros if none)."""
+        subject = _text(subject, "subject")
+        rows = self._read(
+            "counting votes",
+            lambda c: c.execute(
+                "SELECT verdict, count(*) FROM votes WHERE subject = ? GROUP BY verdict",
+                (subject,),
+            ).fetchall(),
+        )
+        counts = dict.fromkeys(VERDICTS, 0)
+        counts.update({verdict: int(n) for verdict, n in rows})
+        return counts
+
+    def tallies(self) -> dict[str, dict[str, int]]:
+        """Current tallies of every subject, in first-vote order."""
+        rows = self._read(
+            "counting votes",
+            lambda c: c.execute(
+                "SELECT subject, verdict, count(*) FROM votes GROUP BY subject, verdict"
+            ).fetchall(),
+        )
+        out = {s: dict.fromkeys(VERDICTS, 0) for s in self.subjects()}
+        for subject, verdict, n in rows:
+            out.setdefault(subject, dict.fromkeys(VERDICTS, 0))[verdict] = int(n)
+        return out
+
+    def current_vote(self, subject: str, voter: str) -> str | None:
+        """``voter``'s current verdict on ``subject``, or None if they have not voted."""
+        subject, voter = _text(subject, "subject"), _text(voter, "voter")
+        row = self._read(
+            "reading a vote",
+            lambda c: c.execute(
+                "SELECT verdict FROM votes WHERE subject = ? AND voter = ?", (subject, voter)
+            ).fetchone(),
+        )
+        return row[0] if row else None
+
+    def subjects(self) -> list[str]:
+        """Every subject with at least one vote, in the order of its first vote."""
+        rows = self._read(
+            "listing subjects",
+            lambda c: c.execute(
+                "SELECT subject FROM vote_history GROUP BY subject ORDER BY min(id)"
+            ).fetchall(),
+        )
+        return [r[0] for r in rows]
+
+    # -- battles ----------------------------------------------------------------------------
+
+    def battle(
+        self,
+        model_a: str,
+        model_b: str,
+        winner: str,
+        *,
+        voter: str,
+        prompt: str | None = None,
+    ) -> Battle:
+        """Record one pairwise battle.
+
+        Args:
+            model_a: The model shown as side A.
+            model_b: The model shown as side B (a different model).
+            winner: ``"a"``, ``"b"``, ``"tie"`` or ``"bothbad"``.
+            voter: Who voted.
+            prompt: The prompt both answered (optional).
+
+        Returns:
+            The recorded :class:`Battle`.
+
+        Raises:
+            InvalidRequestError: Unknown winner, empty names, or the same model twice.
+        """
+        model_a, model_b = _text(model_a, "model_a"), _text(model_b, "model_b")
+        voter = _text(voter, "voter")
+        if model_a == model_b:
+            raise InvalidRequestError(
+                f"a battle needs two different models, got {model_a!r} twice."
+            )
+        winner = normalize_winner(winner)
+        if prompt is not None and not isinstance(prompt, str):
+            raise InvalidRequestError(f"prompt must be a string or None, got {prompt!r}.")
+        now = time.time()
+        with self._write("recording a battle") as conn:
+            conn.execute(
+                "INSERT INTO battles (model_a, model_b, winner, voter, prompt, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (model_a, model_b, winner, voter, prompt, now),
+            )
+        return Battle(model_a, model_b, winner, voter, prompt, now)
+
+    def battle_count(self) -> int:
+        """How many battles are recorded."""
+        return self._read(
+            "counting battles",
+            lambda c: int(c.execute("SELECT count(*) FROM battles").fetchone()[0]),
+        )
+
+    # -- export ---------------------------------------------------------------------------
+
+    def _frame(self, sql: str, columns: Sequence[str], time_columns: Sequence[str]) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = self._read("exporting", lambda c: c.execute(sql).fetchall())
+        frame = pd.DataFrame.from_records(rows, columns=list(columns))
+        for col in time_columns:
+            frame[col] = pd.to_datetime(frame[col].astype("float64"), unit="s", utc=True)
+        return frame
+
+    def battles(self) -> pd.DataFrame:
+        """Every battle, oldest first.
+
+        Returns:
+            Columns ``model_a, model_b, winner, voter, prompt, created_at`` (UTC times);
+            ready for :func:`fusionkit.votes.ratings.ratings`.
+        """
+        return self._frame(
+            "SELECT model_a, model_b, winner, voter, prompt, created_at FROM battles ORDER BY id",
+            ("model_a", "model_b", "winner", "voter", "prompt", "created_at"),
+            ("created_at",),
+        )
+
+    def votes_frame(self) -> pd.DataFrame:
+        """Current votes: columns ``subject, voter, verdict, updated_at``."""
+        return self._frame(
+            "SELECT subject, voter, verdict, updated_at FROM votes ORDER BY subject, voter",
+            ("subject", "voter", "verdict", "updated_at"),
+            ("updated_at",),
+        )
+
+    def history_frame(self) -> pd.DataFrame:
+        """Every vote ever cast, oldest first: ``id, subject, voter, verdict, created_at``."""
+        return self._frame(
+            "SELECT id, subject, voter, verdict, created_at FROM vote_history ORDER BY id",
+            ("id", "subject", "voter", "verdict", "created_at"),
+            ("created_at",),
+        )
+
+    def to_csv(self, path: str | os.PathLike[str], *, table: str = "votes") -> Path:
+        """Write one table to CSV.
+
+        Args:
+            path: Where to write.
+            table: ``"votes"`` (current votes), ``"history"`` or ``"battles"``.
+
+        Returns:
+            The path written.
+        """
+        frames: dict[str, Callable[[], pd.DataFrame]] = {
+            "votes": self.votes_frame,
+            "history": self.history_frame,
+            "battles": self.battles,
+        }
+        if table not in frames:
+            raise InvalidRequestError(
+                f"unknown table {table!r}; use one of {', '.join(map(repr, frames))}."
+            )
+        out = Path(path)
+        frames[table]().to_csv(out, index=False)
+        return out
+
+    # -- display ----------------------------------------------------------------------------
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for display: votes, voters, subjects, battles, models and the tallies."""
+
+        def counts(c: sqlite3.Connection) -> tuple[Any, ...]:
+            return (
+                c.execute("SELECT count(*), count(DISTINCT voter) FROM votes").fetchone(),
+                c.execute("SELECT count(*) FROM vote_history").fetchone()[0],
+                c.execute("SELECT count(*), count(DISTINCT voter) FROM battles").fetchone(),
+                c.execute(
+                    "SELECT m, count(*) FROM (SELECT model_a AS m FROM battles "
+                    "UNION ALL SELECT model_b FROM battles) GROUP BY m ORDER BY count(*) DESC, m"
+                ).fetchall(),
+            )
+
+        (votes, voters), history, (battles, battle_voters), models = self._read(
+            "summarising", counts
+        )
+        return {
+            "path": str(self.path),
+            "votes": int(votes),
+            "voters": int(voters),
+            "history": int(history),
+            "battles": int(battles),
+            "battle_voters": int(battle_voters),
+            "tallies": self.tallies(),
+            "models": [(m, int(n)) for m, n in models],
+        }
+
+    def _repr_html_(self) -> str:
+        from ..render.html import render
+
+        return render("votes_store.html", s=self.summary(), version=SCHEMA_VERSION)
