@@ -1,0 +1,382 @@
+"""The decision page: "A vs B — which should you ship with?".
+
+:func:`compare` runs one panel over both tools (the ten persona calls in parallel), reads
+each tool's community tally from a vote store, and returns a frozen :class:`Decision`. The
+Decision renders as static HTML (summary table, persona-by-persona scorecard, and a one-line
+recommendation computed from the data — rendering never calls a model) and as pandas
+tables. Everything shown that came from a card or a model is escaped.
+
+The recommendation weighs two signals and says which it used:
+
+* the panel: the ship share among personas that gave a view, then the mean score;
+* the community: the ship share of the votes (only when both tools have votes).
+
+When they agree, the page says so; when they disagree it says "split" and points to the
+takes; a tool favoured while its own panel verdict is Skip is flagged as the lesser skip.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from .._sync import run_sync
+from ..errors import InvalidRequestError
+from .types import PanelResult, ToolCard, safe_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .review import Panel
+
+__all__ = ["Decision", "Tally", "VoteSource", "acompare", "compare"]
+
+NO_VOTES = "No community votes yet"
+NO_PANEL = "No panel review"
+ROW_LABELS = ("Panel verdict", "Community", "Pricing", "Best for", "Category")
+
+
+class VoteSource(Protocol):
+    """Anything with ``tally(name) -> {"ship": n, "skip": m}`` (e.g. a VoteStore)."""
+
+    def tally(self, name: str) -> Mapping[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Community ship/skip votes for one tool."""
+
+    ship: int = 0
+    skip: int = 0
+
+    @property
+    def total(self) -> int:
+        """All votes."""
+        return self.ship + self.skip
+
+    @property
+    def ship_pct(self) -> float | None:
+        """Ship share in percent (None with no votes)."""
+        return None if self.total == 0 else 100.0 * self.ship / self.total
+
+    @property
+    def label(self) -> str:
+        """``"12 ship / 3 skip (80% ship)"`` or ``"No community votes yet"``."""
+        if self.total == 0:
+            return NO_VOTES
+        return f"{self.ship} ship / {self.skip} skip ({self.ship_pct:.0f}% ship)"
+
+    @classmethod
+    def read(cls, votes: VoteSource | None, name: str) -> Tally | None:
+        """Read ``votes.tally(name)``; None when there is no vote source."""
+        if votes is None:
+            return None
+        raw = votes.tally(name)
+        if not isinstance(raw, Mapping):
+            raise InvalidRequestError(
+                f"votes.tally({name!r}) must return a mapping like "
+                f'{{"ship": 3, "skip": 1}}, got {type(raw).__name__}.'
+            )
+        counts = []
+        for key in ("ship", "skip"):
+            n = raw.get(key, 0)
+            if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+                raise InvalidRequestError(
+                    f"votes.tally({name!r})[{key!r}] must be a count >= 0, got {n!r}."
+                )
+            counts.append(n)
+        return cls(*counts)
+
+
+def _panel_cell(result: PanelResult | None) -> str:
+    if result is None:
+        return NO_PANEL
+    text = result.headline
+    if result.mean_score is not None:
+        text += f" · mean {result.mean_score:.0f}/100"
+    return text
+
+
+def _panel_key(result: PanelResult | None) -> tuple[float, float] | None:
+    if result is None or result.ship_pct is None or result.mean_score is None:
+        return None
+    return (result.ship_pct, result.mean_score)
+
+
+def _edge(ka: Any, kb: Any) -> str | None:
+    """ "a", "b", or None when either side has no data or they tie."""
+    if ka is None or kb is None or ka == kb:
+        return None
+    return "a" if ka > kb else "b"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Two tools side by side: panel results, community tallies, the card facts.
+
+    Attributes:
+        a: The first tool.
+        b: The second tool.
+        panel_a: The panel's review of ``a`` (None when no panel was run).
+        panel_b: The panel's review of ``b``.
+        votes_a: Community tally of ``a`` (None when no vote store was given).
+        votes_b: Community tally of ``b``.
+        title: The page title.
+    """
+
+    a: ToolCard
+    b: ToolCard
+    panel_a: PanelResult | None = None
+    panel_b: PanelResult | None = None
+    votes_a: Tally | None = None
+    votes_b: Tally | None = None
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.a, ToolCard) or not isinstance(self.b, ToolCard):
+            raise InvalidRequestError("a Decision compares two ToolCards.")
+        if self.a.name == self.b.name:
+            raise InvalidRequestError(
+                f"both tools are named {self.a.name!r}; give them distinct names "
+                "(names key the votes and the columns)."
+            )
+        if not self.title:
+            object.__setattr__(
+                self, "title", f"{self.a.name} vs {self.b.name} — which should you ship with?"
+            )
+
+    # -- the rows ----------------------------------------------------------------------
+
+    def _community_cell(self, tally: Tally | None) -> str:
+        return NO_VOTES if tally is None else tally.label
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        """The summary rows as ``(label, cell for a, cell for b)`` plain text."""
+        a, b = self.a, self.b
+        return [
+            ("Panel verdict", _panel_cell(self.panel_a), _panel_cell(self.panel_b)),
+            ("Community", self._community_cell(self.votes_a), self._community_cell(self.votes_b)),
+            ("Pricing", a.pricing or "—", b.pricing or "—"),
+            ("Best for", a.best_for or "—", b.best_for or "—"),
+            ("Category", a.category or "—", b.category or "—"),
+        ]
+
+    def personas(self) -> list[str]:
+        """Persona names in scorecard order: a's panel first, then any only on b's."""
+        names: list[str] = []
+        for result in (self.panel_a, self.panel_b):
+            for r in result.reviews if result is not None else ():
+                if r.persona not in names:
+                    names.append(r.persona)
+        return names
+
+    def scorecard(self) -> list[tuple[str, Any, Any]]:
+        """``(persona, review of a or None, review of b or None)`` per persona."""
+        pa, pb = self.panel_a, self.panel_b
+        return [
+            (
+                name,
+                pa.review_for(name) if pa is not None else None,
+                pb.review_for(name) if pb is not None else None,
+            )
+            for name in self.personas()
+        ]
+
+    # -- the recommendation ------------------------------------------------------------
+
+    @property
+    def panel_favours(self) -> str | None:
+        """Name of the tool the panel favours, or None (tie, or no views on a side)."""
+        side = _edge(_panel_key(self.panel_a), _panel_key(self.panel_b))
+        return None if side is None else self._name(side)
+
+    @property
+    def community_favours(self) -> str | None:
+        """Name of the tool the community favours, or None (tie, or no votes on a side)."""
+        ka = self.votes_a.ship_pct if self.votes_a is not None else None
+        kb = self.votes_b.ship_pct if self.votes_b is not None else None
+        side = _edge(ka, kb)
+        return None if side is None else self._name(side)
+
+    def _name(self, side: str) -> str:
+        return self.a.name if side == "a" else self.b.name
+
+    def _other(self, name: str) -> str:
+        return self.b.name if name == self.a.name else self.a.name
+
+    def _panel_of(self, name: str) -> PanelResult | None:
+        return self.panel_a if name == self.a.name else self.panel_b
+
+    def _tally_of(self, name: str) -> Tally | None:
+        return self.votes_a if name == self.a.name else self.votes_b
+
+    def _community_note(self) -> str:
+        ta, tb = self.votes_a, self.votes_b
+        with_votes = [t for t in (ta, tb) if t is not None and t.total > 0]
+        if not with_votes:
+            return "no community votes yet"
+        if len(with_votes) == 1:
+            return "only one of them has community votes so far"
+        return "the community is evenly split"
+
+    def _panel_note(self) -> str:
+        keys = [_panel_key(self.panel_a), _panel_key(self.panel_b)]
+        if self.panel_a is None and self.panel_b is None:
+            return "no panel review"
+        if all(k is None for k in keys):
+            return "the panel gave no takes"
+        if any(k is None for k in keys):
+            return "the panel gave takes on only one of them"
+        return "the panel rates them evenly"
+
+    @property
+    def recommendation(self) -> str:
+        """One line computed from the panel results and the tallies (no model call)."""
+        p, c = self.panel_favours, self.community_favours
+        if p is not None and p == c:
+            text = (
+                f"Ship with {p}: the panel ({_panel_cell(self._panel_of(p))}) and the "
+                f"community ({self._community_cell(self._tally_of(p))}) both favour it "
+                f"over {self._other(p)}."
+            )
+            pick = p
+        elif p is not None and c is not None:
+            return (
+                f"Split decision: the panel favours {p}, the community favours {c}. "
+                "Read the takes below before choosing."
+            )
+        elif p is not None:
+            text = (
+                f"Lean {p}: the panel favours it ({_panel_cell(self._panel_of(p))} against "
+                f"{_panel_cell(self._panel_of(self._other(p)))}); {self._community_note()}."
+            )
+            pick = p
+        elif c is not None:
+            text = (
+                f"Lean {c}: the community favours it ({self._community_cell(self._tally_of(c))} "
+                f"against {self._community_cell(self._tally_of(self._other(c)))}); "
+                f"{self._panel_note()}."
+            )
+            pick = c
+        else:
+            if (self.panel_a is None or _panel_key(self.panel_a) is None) and (
+                self.panel_b is None or _panel_key(self.panel_b) is None
+            ):
+                if self._community_note() == "no community votes yet":
+                    return "No recommendation yet: no panel takes and no community votes."
+            return (
+                f"Too close to call: {self._panel_note()}, and {self._community_note()}. "
+                "Read the takes below."
+            )
+        chosen = self._panel_of(pick)
+        if chosen is not None and chosen.verdict == "Skip":
+            text += f" Even so, the panel leans skip on {pick}: it is the lesser skip."
+        return text
+
+    # -- output ------------------------------------------------------------------------
+
+    def to_frame(self) -> pd.DataFrame:
+        """The summary rows: index Panel verdict, Community, Pricing, Best for, Category."""
+        import pandas as pd
+
+        rows = self.rows()
+        return pd.DataFrame(
+            [[ca, cb] for _, ca, cb in rows],
+            index=pd.Index([label for label, _, _ in rows]),
+            columns=[self.a.name, self.b.name],
+        )
+
+    def scorecard_frame(self) -> pd.DataFrame:
+        """Persona by persona: ``"87/100 · ship"`` (or ``"No panel take"``) for each tool."""
+        import pandas as pd
+
+        def cell(review: Any) -> str:
+            return "Not on this panel" if review is None else review.label
+
+        data = [[cell(ra), cell(rb)] for _, ra, rb in self.scorecard()]
+        return pd.DataFrame(
+            data,
+            index=pd.Index([name for name, _, _ in self.scorecard()], name="persona"),
+            columns=[self.a.name, self.b.name],
+        )
+
+    def _repr_html_(self) -> str:
+        from ..render.html import render
+
+        return render(
+            "panel_decision.html",
+            d=self,
+            rows=self.rows(),
+            scorecard=self.scorecard(),
+            url_a=safe_url(self.a.url),
+            url_b=safe_url(self.b.url),
+        )
+
+
+def _check_card(card: Any, which: str) -> ToolCard:
+    if not isinstance(card, ToolCard):
+        raise InvalidRequestError(
+            f"compare() takes two ToolCards; {which} is a {type(card).__name__}. "
+            "Build one with ToolCard(name=..., tagline=..., ...)."
+        )
+    return card
+
+
+async def acompare(
+    a: ToolCard,
+    b: ToolCard,
+    panel: Panel | None = None,
+    votes: VoteSource | None = None,
+    *,
+    title: str | None = None,
+) -> Decision:
+    """Build the decision page for two tools.
+
+    Args:
+        a: The first tool.
+        b: The second tool.
+        panel: The panel that reviews both (both reviews run in parallel); None skips it.
+        votes: A vote store (anything with ``tally(name)``); None shows no community votes.
+        title: Page title (default ``"A vs B — which should you ship with?"``).
+
+    Returns:
+        A :class:`Decision`, which renders itself in a notebook.
+
+    Raises:
+        InvalidRequestError: Not two ToolCards, or two with the same name, or a malformed
+            tally.
+    """
+    a, b = _check_card(a, "a"), _check_card(b, "b")
+    if a.name == b.name:
+        raise InvalidRequestError(
+            f"both tools are named {a.name!r}; give them distinct names "
+            "(names key the votes and the columns)."
+        )
+    # Read the tallies first: a broken store fails before any model call is spent.
+    votes_a, votes_b = Tally.read(votes, a.name), Tally.read(votes, b.name)
+    panel_a = panel_b = None
+    if panel is not None:
+        panel_a, panel_b = await asyncio.gather(panel.areview(a), panel.areview(b))
+    return Decision(
+        a=a,
+        b=b,
+        panel_a=panel_a,
+        panel_b=panel_b,
+        votes_a=votes_a,
+        votes_b=votes_b,
+        title=title or "",
+    )
+
+
+def compare(
+    a: ToolCard,
+    b: ToolCard,
+    panel: Panel | None = None,
+    votes: VoteSource | None = None,
+    *,
+    title: str | None = None,
+) -> Decision:
+    """Sync twin of :func:`acompare`; works inside Jupyter's running loop."""
+    return run_sync(acompare(a, b, panel, votes, title=title))
