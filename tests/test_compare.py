@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import pytest
 
@@ -261,4 +262,18 @@ def test_decision_from_precomputed_results_renders_without_a_model() -> None:
     assert sc.loc["Builder", EDGE.name] == "90/100 · ship"
     assert "Not on this panel" in d._repr_html_()
     assert d.recommendation.startswith("Lean Mistral 9B Edge: the panel favours it")
+    assert "only one of them has community votes so far" in d.recommendation
+
+
+def test_with_the_real_vote_store(tmp_path: Path) -> None:
+    from fusionkit.votes.store import VoteStore
+
+    with VoteStore(tmp_path / "votes.db") as store:
+        for voter in ("ana", "ben", "cy"):
+            store.vote(EDGE.name, "ship", voter=voter)
+        store.vote(EDGE.name, "skip", voter="dee")
+        d = compare(EDGE, CLOUD, panel=Panel(two_sided_model()), votes=store)
+    assert d.votes_a == Tally(3, 1) and d.votes_b == Tally(0, 0)
+    row = d.to_frame().loc["Community"].tolist()
+    assert row == ["3 ship / 1 skip (75% ship)", "No community votes yet"]
     assert "only one of them has community votes so far" in d.recommendation
