@@ -1,0 +1,660 @@
+"""LocalModel: a Hugging Face transformers model in this process, 4-bit by default.
+
+Loading: ``AutoModelForCausalLM`` with bitsandbytes NF4 (``load_in_4bit``, double
+quantization, bf16 compute on CUDA, fp32 compute on the CPU), or LLM.int8 with
+``quantization="8bit"``, or unquantized with ``quantization=None``. Before loading a
+quantized model, a tiny 4-bit (or 8-bit) matmul runs on the target device: where
+bitsandbytes cannot run it (Apple Silicon, a build without CPU kernels, ...) the
+constructor raises :class:`~fusionkit.errors.UnsupportedHardwareError` saying so and naming
+``quantization=None`` as the way on. It never silently loads something else.
+
+Serving: every request goes to one worker thread per model (so a notebook's event loop
+stays responsive) through the micro-batcher in :mod:`fusionkit.models._batching`: requests
+that arrive together share one batched ``generate`` (left padding) and are split back per
+row. Each row stops at its own ``max_tokens`` and ``stop`` strings (a stopping criterion
+that returns one flag per row), so greedy requests with different budgets still batch.
+
+Accounting, honestly:
+
+* ``usage``: prompt tokens are the row's real prompt ids (no padding); completion tokens
+  are the ids the row generated up to its end of sequence, stop string or budget.
+* ``latency_s``: from the moment the request reached the model (queue wait included) to
+  the end of its batch.
+* ``ttft_s``: from the same moment to the first generated token of its batch (prefill plus
+  one step, measured, not estimated). A row of a batch gets its text only when the whole
+  batch ends; use streaming to see tokens as they come.
+* ``cost_usd`` is 0.0 and ``memory_bytes`` is the model's footprint.
+
+Determinism: greedy decoding (temperature 0) is deterministic for a given batch. A row
+decoded in a batch can differ from the same prompt decoded alone after many tokens (the
+padded batch changes floating-point summation order), as with every batched inference
+server. A seeded request runs alone with ``torch.manual_seed(seed)``, so its answer
+depends only on the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import gc
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from ..errors import (
+    ConfigurationError,
+    MissingDependencyError,
+    ModelError,
+    UnsupportedHardwareError,
+)
+from ..types import Completion, Request, Usage
+from ._batching import BatchStats, Job, MicroBatcher
+from .base import Model
+
+__all__ = ["INSTALL_LOCAL", "LocalModel", "Quantization"]
+
+Quantization = Literal["4bit", "8bit"]
+
+#: The command that installs what a local model needs.
+INSTALL_LOCAL = "pip install 'fusionkit[local]'"
+
+_QUANT_LABEL = {"4bit": "nf4", "8bit": "int8"}
+_DTYPES = ("auto", "float32", "bfloat16", "float16")
+_END = object()
+
+
+def _import_torch_transformers() -> tuple[Any, Any]:
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"LocalModel needs torch and transformers, and {exc.name or 'one of them'} is not "
+            f"installed. Install the local extra: {INSTALL_LOCAL}"
+        ) from exc
+    return torch, transformers
+
+
+def _import_bitsandbytes(quantization: str) -> Any:
+    try:
+        import bitsandbytes
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"quantization={quantization!r} needs bitsandbytes, which is not installed. "
+            f"Install the local extra: {INSTALL_LOCAL} (or load unquantized with "
+            "quantization=None)."
+        ) from exc
+    except Exception as exc:  # a broken native library fails with OSError/RuntimeError
+        raise UnsupportedHardwareError(
+            f"bitsandbytes is installed but cannot be loaded on this machine "
+            f"({type(exc).__name__}: {exc}). Load the model unquantized with "
+            "quantization=None."
+        ) from exc
+    return bitsandbytes
+
+
+def _resolve_device(torch: Any, device: str) -> str:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError) as exc:
+        raise ConfigurationError(
+            f"device={device!r} is not a torch device; use 'auto', 'cpu', 'cuda', 'cuda:1' "
+            "or 'mps'."
+        ) from exc
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UnsupportedHardwareError(
+            f"device={device!r} was asked for but torch sees no CUDA GPU here; use "
+            "device='cpu' or device='auto'."
+        )
+    return device
+
+
+def _resolve_dtype(torch: Any, dtype: str | None, device: str) -> Any:
+    name = dtype or "auto"
+    if name not in _DTYPES:
+        raise ConfigurationError(f"dtype must be one of {', '.join(_DTYPES)}; got {dtype!r}.")
+    if name == "auto":
+        if device.startswith("cuda"):
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        # fp32 on the CPU: bf16 matmuls are slower than fp32 on most CPUs.
+        return torch.float32
+    return getattr(torch, name)
+
+
+def _probe_quantization(torch: Any, bnb: Any, quantization: str, device: str, dtype: Any) -> None:
+    """Run a tiny quantized matmul on ``device``; raise UnsupportedHardwareError if it can't.
+
+    bitsandbytes decides per device and per build whether it has kernels; asking it to do
+    the real thing is the only honest test.
+    """
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(32, 64, generator=gen).to(device=device, dtype=dtype)
+    x = torch.randn(3, 64, generator=gen).to(device=device, dtype=dtype)
+    try:
+        if quantization == "4bit":
+            packed, state = bnb.functional.quantize_4bit(
+                w, quant_type="nf4", compress_statistics=True
+            )
+            y = bnb.matmul_4bit(x, packed.t(), quant_state=state)
+            ref = x @ bnb.functional.dequantize_4bit(packed, state).t()
+        else:
+            layer = bnb.nn.Linear8bitLt(64, 32, bias=False, has_fp16_weights=False)
+            layer.weight = bnb.nn.Int8Params(w.detach().cpu(), requires_grad=False)
+            layer = layer.to(device)
+            y = layer(x)
+            ref = x @ w.t()
+        ok = bool(torch.isfinite(y).all()) and float((y - ref).abs().max()) <= 0.1 * float(
+            ref.abs().max()
+        )
+        why = "it returned wrong numbers"
+    except Exception as exc:  # bitsandbytes raises many kinds: NotImplementedError, RuntimeError
+        ok, why = False, f"{type(exc).__name__}: {exc}"
+    if not ok:
+        raise UnsupportedHardwareError(
+            f"bitsandbytes cannot run {quantization} quantization on device {device!r} here "
+            f"(a tiny test matmul failed: {why}). Load the model unquantized with "
+            "quantization=None, or use a machine bitsandbytes supports (an NVIDIA GPU, or a "
+            "CPU with a bitsandbytes build that has CPU kernels)."
+        )
+
+
+def _plain_prompt(messages: Sequence[dict[str, str]]) -> str:
+    """A readable prompt for tokenizers without a chat template."""
+    parts = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
+    return "\n\n".join(parts) + "\n\nAssistant:"
+
+
+def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Merge system messages into the first user message (for templates that reject them)."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
+    rest = [dict(m) for m in messages if m["role"] != "system"]
+    if system:
+        for m in rest:
+            if m["role"] == "user":
+                m["content"] = f"{system}\n\n{m['content']}"
+                break
+    return rest
+
+
+def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
+    """Cut ``text`` at the earliest stop string; say whether one was found."""
+    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+@functools.cache
+def _row_stopper_class() -> type:
+    """The per-row stopping criterion, built on first use so torch loads lazily."""
+    import torch
+    from transformers import StoppingCriteria
+
+    class RowStopper(StoppingCriteria):  # type: ignore[misc]
+        """Stops each row of a batch at its own budget, stop strings, or cancellation.
+
+        Returns one flag per row (transformers ANDs them into its unfinished-rows mask),
+        and records when each row ended and when the first token came.
+        """
+
+        def __init__(self, jobs: Sequence[Job], prompt_len: int, tokenizer: Any) -> None:
+            self.jobs = list(jobs)
+            self.prompt_len = prompt_len
+            self.tokenizer = tokenizer
+            self.ended_at: list[int | None] = [None] * len(jobs)
+            self.reason: list[str | None] = [None] * len(jobs)
+            self.first_token_at: float | None = None
+            # A stop string of n characters spans at most 4n byte-level tokens.
+            self.tail = [4 * max((len(s) for s in j.request.stop), default=0) + 2 for j in jobs]
+
+        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+            if self.first_token_at is None:
+                self.first_token_at = time.perf_counter()
+            step = input_ids.shape[1] - self.prompt_len
+            live = [i for i, e in enumerate(self.ended_at) if e is None]
+            rows: list[list[int]] | None = None
+            if any(self.jobs[i].request.stop for i in live):
+                rows = input_ids[:, self.prompt_len :].tolist()
+            for i in live:
+                request = self.jobs[i].request
+                if self.jobs[i].cancelled.is_set():
+                    self.ended_at[i], self.reason[i] = step, "cancelled"
+                elif rows is not None and request.stop:
+                    tail = self.tokenizer.decode(rows[i][-self.tail[i] :], skip_special_tokens=True)
+                    if any(s in tail for s in request.stop):
+                        self.ended_at[i], self.reason[i] = step, "stop"
+                if self.ended_at[i] is None and step >= request.max_tokens:
+                    self.ended_at[i], self.reason[i] = step, "length"
+            flags = [e is not None for e in self.ended_at]
+            return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
+
+    return RowStopper
+
+
+class _StreamSink:
+    """Receives a streaming row's tokens in the worker thread; feeds an asyncio queue.
+
+    It duck-types transformers' ``BaseStreamer`` (``put``/``end``). The text it releases is
+    always a prefix of the final answer: it stops at a stop string, holds back the last
+    characters that could still become one, and holds back an incomplete UTF-8 character.
+    """
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], tokenizer: Any
+    ) -> None:
+        self.loop = loop
+        self.queue = queue
+        self.tokenizer = tokenizer
+        self.stops: tuple[str, ...] = ()
+        self.ids: list[int] = []
+        self.sent = ""
+        self.seen_prompt = False
+        self.first_token_at: float | None = None
+
+    def _push(self, item: object) -> None:
+        try:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
+        except RuntimeError:  # the caller's loop is gone: nobody is listening any more
+            pass
+
+    def put(self, value: Any) -> None:
+        if not self.seen_prompt:  # generate() first hands over the prompt ids
+            self.seen_prompt = True
+            return
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+        self.ids.extend(int(t) for t in value.reshape(-1).tolist())
+        text = self.tokenizer.decode(
+            self.ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+        text, found = _cut_at_stop(text, self.stops)
+        if not found and self.stops:
+            text = text[: max(0, len(text) - max(len(s) for s in self.stops) + 1)]
+        text = text.rstrip("\ufffd")
+        if len(text) > len(self.sent) and text.startswith(self.sent):
+            self._push(text[len(self.sent) :])
+            self.sent = text
+
+    def end(self) -> None:
+        """Called by generate(); the worker sends the end marker after the result is set."""
+
+    def close(self) -> None:
+        self._push(_END)
+
+
+class LocalModel(Model):
+    """A local transformers model, 4-bit NF4 by default, with micro-batching and streaming.
+
+    Args:
+        path_or_repo_id: A local folder with a saved model, or a Hugging Face repo id.
+        quantization: ``"4bit"`` (NF4, double quantization), ``"8bit"`` (LLM.int8) or
+            None for an unquantized load.
+        device: ``"auto"`` (CUDA, else MPS, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+            ``"mps"``.
+        name: Display name; default: the folder or repo name plus the precision.
+        max_batch_size: At most this many requests share one ``generate``.
+        batch_window_s: How long a request waits for others to batch with, in seconds.
+        cache: As for :class:`~fusionkit.models.base.Model` (greedy answers are cached).
+        trust_remote_code: Allow the repository's own model code (off: it runs code).
+        local_files_only: Never download (fusionkit is offline by default); set False
+            to let transformers fetch a repo id from the Hugging Face Hub.
+        dtype: ``"auto"``/None (bf16 on CUDA, fp32 elsewhere), ``"float32"``,
+            ``"bfloat16"`` or ``"float16"``: the weights' dtype unquantized, the compute
+            dtype when quantized.
+        max_concurrency: As for :class:`~fusionkit.models.base.Model`; leave None so
+            concurrent requests can batch.
+
+    Raises:
+        MissingDependencyError: torch/transformers/bitsandbytes missing (names the command).
+        UnsupportedHardwareError: The quantization cannot run on this device.
+        ConfigurationError: Bad arguments, or a model that cannot be found or loaded.
+    """
+
+    kind = "local"
+
+    def __init__(
+        self,
+        path_or_repo_id: str | Path,
+        *,
+        quantization: Quantization | None = "4bit",
+        device: str = "auto",
+        name: str | None = None,
+        max_batch_size: int = 8,
+        batch_window_s: float = 0.005,
+        cache: Any = None,
+        trust_remote_code: bool = False,
+        local_files_only: bool = True,
+        dtype: str | None = None,
+        max_concurrency: int | None = None,
+    ) -> None:
+        if quantization not in ("4bit", "8bit", None):
+            raise ConfigurationError(
+                f"quantization must be '4bit', '8bit' or None, not {quantization!r}."
+            )
+        if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int):
+            raise ConfigurationError(f"max_batch_size must be an integer, not {max_batch_size!r}.")
+        if max_batch_size < 1:
+            raise ConfigurationError(f"max_batch_size must be at least 1, not {max_batch_size}.")
+        if not isinstance(batch_window_s, (int, float)) or not 0 <= batch_window_s <= 10:
+            raise ConfigurationError(
+                f"batch_window_s must be between 0 and 10 seconds, not {batch_window_s!r}."
+            )
+        source = str(path_or_repo_id)
+        if source.endswith(".gguf"):
+            raise ConfigurationError(
+                f"{source} is a GGUF file; transformers cannot quantize a GGUF load. Convert "
+                "it once with fusionkit.models.embedded.convert_gguf(path, out_dir) and load "
+                "the folder."
+            )
+        local = Path(source).expanduser()
+        self.path = str(local.resolve()) if local.exists() else source
+        self.quantization: Quantization | None = quantization
+
+        torch, transformers = _import_torch_transformers()
+        self._torch = torch
+        self.device = _resolve_device(torch, device)
+        self._dtype = _resolve_dtype(torch, dtype, self.device)
+        bnb = _import_bitsandbytes(quantization) if quantization else None
+        if bnb is not None:
+            _probe_quantization(torch, bnb, quantization or "4bit", self.device, self._dtype)
+
+        self._tokenizer, self._model = self._load(
+            transformers, trust_remote_code=trust_remote_code, local_files_only=local_files_only
+        )
+        self.dtype = str(self._dtype).removeprefix("torch.")
+        self._memory = int(self._model.get_memory_footprint())
+        self._pad_id, self._eos_ids = self._special_ids()
+
+        label = _QUANT_LABEL.get(quantization or "", self.dtype.replace("float", "fp"))
+        super().__init__(
+            name or f"{Path(source.rstrip('/')).name}-{label}",
+            max_concurrency=max_concurrency,
+            cache=cache,
+        )
+        self._batcher = MicroBatcher(
+            self._run_batch,
+            max_batch_size=max_batch_size,
+            window_s=float(batch_window_s),
+            name=f"fusionkit-local:{self.name}",
+        )
+
+    # -- loading ----------------------------------------------------------------------------
+
+    def _load(
+        self, transformers: Any, *, trust_remote_code: bool, local_files_only: bool
+    ) -> tuple[Any, Any]:
+        opts = {"trust_remote_code": trust_remote_code, "local_files_only": local_files_only}
+        kwargs: dict[str, Any] = {"dtype": self._dtype}
+        if self.quantization == "4bit":
+            kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=self._dtype,
+            )
+        elif self.quantization == "8bit":
+            kwargs["quantization_config"] = transformers.BitsAndBytesConfig(load_in_8bit=True)
+        if self.quantization:
+            kwargs["device_map"] = {"": self.device}
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(self.path, **opts)
+            model = transformers.AutoModelForCausalLM.from_pretrained(self.path, **opts, **kwargs)
+        except OSError as exc:
+            hint = (
+                "pass local_files_only=False to download it from the Hugging Face Hub"
+                if local_files_only
+                else "check the name and your network"
+            )
+            raise ConfigurationError(
+                f"cannot load a model from {self.path!r}: not a folder with a saved model, "
+                f"and not in the local Hugging Face cache ({exc}). Check the path, or {hint}."
+            ) from exc
+        except ImportError as exc:
+            raise MissingDependencyError(
+                f"loading {self.path!r} needs a package that is missing ({exc}). "
+                f"Install the local extra: {INSTALL_LOCAL}"
+            ) from exc
+        except (RuntimeError, ValueError, NotImplementedError) as exc:
+            if self.quantization and "bitsandbytes" in str(exc).lower():
+                raise UnsupportedHardwareError(
+                    f"bitsandbytes could not load {self.path!r} in {self.quantization} on "
+                    f"{self.device!r} ({exc}). Load it unquantized with quantization=None."
+                ) from exc
+            raise ConfigurationError(f"cannot load {self.path!r}: {exc}") from exc
+        if not self.quantization:
+            model = model.to(self.device)
+        model.eval()
+        return tokenizer, model
+
+    def _special_ids(self) -> tuple[int, frozenset[int]]:
+        tok, config = self._tokenizer, self._model.generation_config
+        eos = config.eos_token_id if config.eos_token_id is not None else tok.eos_token_id
+        eos_ids = frozenset([eos] if isinstance(eos, int) else (eos or []))
+        pad = tok.pad_token_id
+        if pad is None:
+            # Padding is masked out, so any id works; the end-of-sequence id is customary.
+            pad = next(iter(sorted(eos_ids)), None)
+            pad = pad if pad is not None else (tok.unk_token_id or 0)
+        return int(pad), eos_ids
+
+    # -- public properties --------------------------------------------------------------------
+
+    @property
+    def identity(self) -> str:
+        """The cache key's model part: path, quantization and dtype."""
+        return f"local:{self.path}|quantization={self.quantization}|dtype={self.dtype}"
+
+    @property
+    def memory_footprint_bytes(self) -> int:
+        """Bytes the weights and buffers take (as transformers reports it)."""
+        return self._memory
+
+    @property
+    def stats(self) -> BatchStats:
+        """Counters of the micro-batcher: ``generate_calls``, ``batch_sizes``, ..."""
+        return self._batcher.stats
+
+    @property
+    def closed(self) -> bool:
+        """True after :meth:`close`/:meth:`aclose`."""
+        return self._batcher.closed
+
+    @property
+    def model(self) -> Any:
+        """The underlying transformers model (for inspection)."""
+        return self._model
+
+    @property
+    def tokenizer(self) -> Any:
+        """The underlying tokenizer."""
+        return self._tokenizer
+
+    def __repr__(self) -> str:
+        return (
+            f"LocalModel({self.name!r}, path={self.path!r}, quantization={self.quantization!r}, "
+            f"device={self.device!r}, dtype={self.dtype!r})"
+        )
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def _submit(self, job: Job) -> Any:
+        try:
+            return self._batcher.submit(job)
+        except RuntimeError as exc:
+            raise ModelError(
+                f"{self.name}: this LocalModel was closed; build a new one to use it again.",
+                model=self.name,
+            ) from exc
+
+    async def _acomplete(self, request: Request) -> Completion:
+        job = Job(request)
+        future = self._submit(job)
+        try:
+            return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
+        except asyncio.CancelledError:
+            job.cancelled.set()  # the row stops at its next step
+            raise
+
+    async def _astream(self, request: Request) -> AsyncIterator[str | Completion]:
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        sink = _StreamSink(asyncio.get_running_loop(), queue, self._tokenizer)
+        sink.stops = request.stop
+        job = Job(request, stream=sink)
+        future = self._submit(job)
+        sent = ""
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    break
+                sent += item
+                yield item
+            completion: Completion = await asyncio.wrap_future(future)
+        except BaseException:  # cancelled, or the consumer stopped early (GeneratorExit)
+            job.cancelled.set()
+            raise
+        if len(completion.text) > len(sent) and completion.text.startswith(sent):
+            yield completion.text[len(sent) :]
+        yield completion
+
+    async def aclose(self) -> None:
+        """Stop the worker thread and free the weights. Safe to call twice."""
+        await asyncio.to_thread(self._release)
+
+    def _release(self) -> None:
+        if self._batcher.closed:
+            return
+        self._batcher.close()
+        self._model = None
+        gc.collect()
+        if self.device.startswith("cuda"):
+            self._torch.cuda.empty_cache()
+
+    # -- the worker thread --------------------------------------------------------------------
+
+    def _prompt_ids(self, request: Request) -> list[int]:
+        tok = self._tokenizer
+        messages = [m.to_dict() for m in request.messages]
+        if getattr(tok, "chat_template", None):
+            try:
+                text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            except Exception:  # noqa: BLE001 - e.g. a template that rejects the system role
+                text = tok.apply_chat_template(
+                    _fold_system(messages), tokenize=False, add_generation_prompt=True
+                )
+            # The template already holds the special tokens it wants (BOS, turn markers).
+            return list(tok(text, add_special_tokens=False)["input_ids"])
+        return list(tok(_plain_prompt(messages), add_special_tokens=True)["input_ids"])
+
+    def _generation_kwargs(self, request: Request, max_new_tokens: int) -> dict[str, Any]:
+        from transformers import GenerationConfig
+
+        config = GenerationConfig.from_dict(self._model.generation_config.to_dict())
+        config.max_new_tokens = max_new_tokens
+        config.max_length = None
+        config.pad_token_id = self._pad_id
+        if request.temperature == 0:
+            # Clear sampling defaults a checkpoint may carry, so greedy is plainly greedy.
+            config.do_sample = False
+            config.temperature = None
+            config.top_p = None
+            config.top_k = None
+        else:
+            config.do_sample = True
+            config.temperature = request.temperature
+            if request.top_p is not None:
+                config.top_p = request.top_p
+        return {"generation_config": config}
+
+    def _run_batch(self, jobs: list[Job]) -> None:
+        """Serve jobs with one generate (in the worker thread) and resolve their futures."""
+        from transformers import StoppingCriteriaList
+
+        torch = self._torch
+        streaming = jobs[0].stream if len(jobs) == 1 else None
+        try:
+            for job in jobs:
+                if job.cancelled.is_set():  # its caller left before the batch started
+                    job.future.set_exception(concurrent.futures.CancelledError())
+            jobs = [j for j in jobs if not j.cancelled.is_set()]
+            if not jobs:
+                return
+            prompts = [self._prompt_ids(j.request) for j in jobs]
+            width = max(len(p) for p in prompts)
+            ids = [[self._pad_id] * (width - len(p)) + p for p in prompts]
+            mask = [[0] * (width - len(p)) + [1] * len(p) for p in prompts]
+            stopper = _row_stopper_class()(jobs, width, self._tokenizer)
+            budget = max(j.request.max_tokens for j in jobs)
+            seed = jobs[0].request.seed
+            with torch.inference_mode():
+                if seed is not None:
+                    torch.manual_seed(seed)
+                out = self._model.generate(
+                    input_ids=torch.tensor(ids, device=self.device),
+                    attention_mask=torch.tensor(mask, device=self.device),
+                    stopping_criteria=StoppingCriteriaList([stopper]),
+                    streamer=streaming,
+                    **self._generation_kwargs(jobs[0].request, budget),
+                )
+            rows = out[:, width:].tolist()
+            first = stopper.first_token_at
+            if streaming is not None and streaming.first_token_at is not None:
+                first = streaming.first_token_at
+            done = time.perf_counter()
+            for i, job in enumerate(jobs):
+                completion = self._row_completion(
+                    job, rows[i], len(prompts[i]), stopper.ended_at[i], first, done
+                )
+                if not job.future.done():
+                    job.future.set_result(completion)
+        except Exception as exc:  # noqa: BLE001 - becomes every waiting caller's error
+            error = ModelError(
+                f"{self.name}: generation failed ({type(exc).__name__}: {exc}).", model=self.name
+            )
+            error.__cause__ = exc
+            for job in jobs:
+                if not job.future.done():
+                    job.future.set_exception(error)
+        finally:
+            if streaming is not None:
+                streaming.close()
+
+    def _row_completion(
+        self,
+        job: Job,
+        row: list[int],
+        prompt_tokens: int,
+        ended_at: int | None,
+        first_token_at: float | None,
+        done: float,
+    ) -> Completion:
+        request = job.request
+        n = min(len(row), ended_at if ended_at is not None else len(row), request.max_tokens)
+        finish = "length"
+        for k, token in enumerate(row[:n]):
+            if token in self._eos_ids:
+                n, finish = k + 1, "stop"
+                break
+        text = self._tokenizer.decode(
+            row[:n], skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+        text, found = _cut_at_stop(text, request.stop)
+        if found:
+            finish = "stop"
+        return Completion(
+            text=text,
+            model=self.name,
+            usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=n),
+            latency_s=done - job.enqueued_at,
+            ttft_s=None if first_token_at is None else first_token_at - job.enqueued_at,
+            cost_usd=0.0,
+            finish_reason=finish,
+            memory_bytes=self._memory,
+        )
