@@ -253,8 +253,12 @@ class FakeOpenAIServer:
             raise MissingDependencyError(
                 "FakeOpenAIServer needs uvicorn: pip install 'fusionkit[dev]'."
             ) from exc
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when
+        # the protocol is explicit; without it Nagle's algorithm meets the client's delayed
+        # ACK and every response waits ~40 ms between its headers and its body.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, 0))
         self._sock = sock
         self.port = sock.getsockname()[1]
