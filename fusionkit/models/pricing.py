@@ -43,6 +43,9 @@ class Price:
         for label, v in (("input", self.input_per_m), ("output", self.output_per_m)):
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ValueError(f"{label} price must be a number >= 0 USD per million, got {v!r}.")
+        # Store floats even when given ints (frozen: set through object).
+        object.__setattr__(self, "input_per_m", float(self.input_per_m))
+        object.__setattr__(self, "output_per_m", float(self.output_per_m))
 
 
 PriceLike = Price | tuple[float, float]
@@ -57,7 +60,7 @@ def _as_price(value: PriceLike) -> Price:
         raise ValueError(
             f"a price must be (input USD per million tokens, output USD per million), got {value!r}."
         ) from None
-    return Price(float(inp), float(out))
+    return Price(inp, out)
 
 
 class PriceTable(Mapping[str, Price]):
