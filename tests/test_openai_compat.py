@@ -176,6 +176,22 @@ def test_stream_chunks_usage_and_cost(srv: FakeOpenAIServer) -> None:
     assert srv.requests[-1]["stream_options"] == {"include_usage": True}
 
 
+def test_stream_is_retried_until_accepted(srv: FakeOpenAIServer, sleeps: Sleeps) -> None:
+    srv.configure("stream-retry", reply="ok then")
+    srv.queue_faults("stream-retry", [Fault.status(502), Fault.status(429, retry_after="0.25")])
+    items = asyncio.run(stream_all(make(srv, "stream-retry", sleeps), "go"))
+    assert items[-1].text == "ok then" and srv.attempts("stream-retry") == 3
+    assert sleeps.waits[1] == 0.25
+
+
+def test_finished_loops_leave_the_client_map(srv: FakeOpenAIServer) -> None:
+    srv.configure("loops", reply="ok")
+    model = make(srv, "loops")
+    for _ in range(3):
+        asyncio.run(model.acomplete("hi"))
+    assert len(model._clients) == 1  # only the last loop's client is left
+
+
 def test_sync_stream_and_max_tokens(srv: FakeOpenAIServer) -> None:
     srv.configure("long", reply="a b c d e f")
     items = list(make(srv, "long").stream("go", max_tokens=3))

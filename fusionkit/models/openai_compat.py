@@ -329,6 +329,10 @@ class OpenAICompatModel(Model):
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
+        # A client's open connections refer to their loop, so a finished loop (each
+        # asyncio.run) would never leave the weak map by itself: drop those here.
+        for done in [lp for lp in self._clients if lp.is_closed()]:
+            del self._clients[done]
         client = self._clients.get(loop)
         if client is None or client.is_closed:
             limit = self.max_concurrency
