@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -74,7 +75,9 @@ def test_votes_are_one_per_voter_changeable_with_history(tmp_path: Path) -> None
         (lambda s: s.to_csv("x.csv", table="nope"), "'votes', 'history', 'battles'"),
     ],
 )
-def test_invalid_input_is_refused(tmp_path: Path, call, needle: str) -> None:  # noqa: ANN001
+def test_invalid_input_is_refused(
+    tmp_path: Path, call: Callable[[VoteStore], object], needle: str
+) -> None:
     store = VoteStore(tmp_path / "votes.db")
     with pytest.raises(InvalidRequestError, match=needle):
         call(store)

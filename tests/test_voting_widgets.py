@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ EVIL = "<script>alert('x')</script>"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> VoteStore:
+def store(tmp_path: Path) -> Iterator[VoteStore]:
     s = VoteStore(tmp_path / "votes.db")
     yield s
     s.close()
