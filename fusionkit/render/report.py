@@ -308,9 +308,6 @@ class Report:
             raise
         return target
 
-    def _repr_html_(self) -> str:
-        return self.to_html()
-
 
 def _version() -> str:
     try:
