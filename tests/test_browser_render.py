@@ -307,13 +307,6 @@ def test_built_notebook_exports_with_visible_tables(
 
 
 @browser_test
-@pytest.mark.xfail(
-    strict=True,
-    reason="fusionkit.render.html.STYLE's `.fk td{text-align:left}` (0,1,1) loses to "
-    "JupyterLab's `:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon td{text-align:right}` "
-    "(0,2,1), in exported HTML and in JupyterLab itself; raise the specificity in STYLE "
-    "(e.g. `.fk.fk th,.fk.fk td`) and drop this marker",
-)
 def test_fusionkit_tables_keep_their_style_in_exported_notebook(
     browser: HeadlessBrowser, built_notebook_html: Path
 ) -> None:

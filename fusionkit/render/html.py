@@ -25,8 +25,8 @@ STYLE = """
   font-size:13px;line-height:1.45;color:#1f2328;max-width:1100px}
 .fk h3{font-size:16px;margin:6px 0 8px}.fk h4{font-size:14px;margin:10px 0 6px}
 .fk table{border-collapse:collapse;margin:6px 0;width:100%}
-.fk th,.fk td{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}
-.fk th{background:#f6f8fa;font-weight:600}
+.fk.fk th,.fk.fk td{border:1px solid #d0d7de;padding:5px 8px;text-align:left;vertical-align:top}
+.fk.fk th{background:#f6f8fa;font-weight:600}
 .fk .muted{color:#59636e}.fk .small{font-size:12px}
 .fk .ok{color:#1a7f37;font-weight:600}.fk .bad{color:#cf222e;font-weight:600}
 .fk .badge{display:inline-block;padding:1px 7px;border-radius:10px;font-size:12px;
