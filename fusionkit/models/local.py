@@ -39,6 +39,7 @@ import concurrent.futures
 import functools
 import gc
 import time
+import warnings
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -60,7 +61,7 @@ Quantization = Literal["4bit", "8bit"]
 #: The command that installs what a local model needs.
 INSTALL_LOCAL = "pip install 'fusionkit[local]'"
 
-_QUANT_LABEL = {"4bit": "nf4", "8bit": "int8"}
+_LABELS = {"4bit": "nf4", "8bit": "int8", "float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
 _END = object()
 
@@ -165,6 +166,24 @@ def _probe_quantization(torch: Any, bnb: Any, quantization: str, device: str, dt
             "quantization=None, or use a machine bitsandbytes supports (an NVIDIA GPU, or a "
             "CPU with a bitsandbytes build that has CPU kernels)."
         )
+
+
+def _keep_odd_shapes_off_the_packed_cpu_path(model: Any) -> int:
+    """Let 4-bit layers of odd shape run on CPUs with AVX512-BF16.
+
+    On such CPUs bitsandbytes repacks each 4-bit weight on its first forward into a layout
+    that needs ``out_features % 32 == 0`` and an even ``in_features``, and fails with
+    "N must be divisible by block_n" otherwise. Those layers keep the generic 4-bit
+    kernel instead; the others keep the fast path. Returns how many layers were changed.
+    """
+    changed = 0
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False) and (
+            module.out_features % 32 or module.in_features % 2
+        ):
+            module.support_avx512bf16_for_cpu = False
+            changed += 1
+    return changed
 
 
 def _plain_prompt(messages: Sequence[dict[str, str]]) -> str:
@@ -362,6 +381,9 @@ class LocalModel(Model):
         self.device = _resolve_device(torch, device)
         self._dtype = _resolve_dtype(torch, dtype, self.device)
         bnb = _import_bitsandbytes(quantization) if quantization else None
+        if quantization == "8bit":
+            # bitsandbytes warns on every int8 matmul with fp32 inputs (each layer, each token).
+            warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
         if bnb is not None:
             _probe_quantization(torch, bnb, quantization or "4bit", self.device, self._dtype)
 
@@ -372,7 +394,7 @@ class LocalModel(Model):
         self._memory = int(self._model.get_memory_footprint())
         self._pad_id, self._eos_ids = self._special_ids()
 
-        label = _QUANT_LABEL.get(quantization or "", self.dtype.replace("float", "fp"))
+        label = _LABELS[quantization or self.dtype]
         super().__init__(
             name or f"{Path(source.rstrip('/')).name}-{label}",
             max_concurrency=max_concurrency,
@@ -430,6 +452,8 @@ class LocalModel(Model):
             raise ConfigurationError(f"cannot load {self.path!r}: {exc}") from exc
         if not self.quantization:
             model = model.to(self.device)
+        elif self.quantization == "4bit" and self.device == "cpu":
+            _keep_odd_shapes_off_the_packed_cpu_path(model)
         model.eval()
         return tokenizer, model
 
