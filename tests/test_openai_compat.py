@@ -527,6 +527,9 @@ def test_mock_error_inside_a_200_body() -> None:
 
     with pytest.raises(PaymentRequiredError, match="No credits"):
         mock_model(handler).complete("hi")
+    paid = openrouter("m", api_key=TEST_KEY, transport=httpx.MockTransport(handler), cache=False)
+    with pytest.raises(PaymentRequiredError, match="openrouter.ai/settings/credits"):
+        paid.complete("hi")
 
 
 def test_mock_sse_with_comments_and_error_event() -> None:

@@ -43,6 +43,7 @@ import json
 import logging
 import os
 import random
+import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -243,6 +244,8 @@ class OpenAICompatModel(Model):
         self.connect_hint = "Check that the server is running and base_url is right."
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
         self._clients = weakref.WeakKeyDictionary()
+        # The sync API (background loop thread) and a notebook's loop may both touch it.
+        self._clients_lock = threading.Lock()
 
     # -- identity -------------------------------------------------------------------------
 
@@ -289,8 +292,9 @@ class OpenAICompatModel(Model):
 
     async def aclose(self) -> None:
         """Close the HTTP clients of every event loop this model was used on."""
-        clients = list(self._clients.items())
-        self._clients.clear()
+        with self._clients_lock:
+            clients = list(self._clients.items())
+            self._clients.clear()
         try:
             current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # pragma: no cover - always called from a loop
@@ -331,19 +335,20 @@ class OpenAICompatModel(Model):
         loop = asyncio.get_running_loop()
         # A client's open connections refer to their loop, so a finished loop (each
         # asyncio.run) would never leave the weak map by itself: drop those here.
-        for done in [lp for lp in self._clients if lp.is_closed()]:
-            del self._clients[done]
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            limit = self.max_concurrency
-            client = httpx.AsyncClient(
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-                headers=self._headers,
-                transport=self._transport,
-            )
-            self._clients[loop] = client
-        return client
+        with self._clients_lock:
+            for done in [lp for lp in self._clients if lp.is_closed()]:
+                del self._clients[done]
+            client = self._clients.get(loop)
+            if client is None or client.is_closed:
+                limit = self.max_concurrency
+                client = httpx.AsyncClient(
+                    timeout=self.timeout,
+                    limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+                    headers=self._headers,
+                    transport=self._transport,
+                )
+                self._clients[loop] = client
+            return client
 
     def _request_headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json, text/event-stream"}
@@ -695,13 +700,16 @@ def openrouter(
     kwargs.setdefault("provider", "openrouter")
     # Asks for usage.cost; OpenRouter now always sends it, and ignores this field.
     extra = {"usage": {"include": True}, **dict(kwargs.pop("extra_body", {}) or {})}
-    return OpenAICompatModel(
+    m = OpenAICompatModel(
         model,
         base_url=kwargs.pop("base_url", OPENROUTER_BASE_URL),
         headers=headers,
         extra_body=extra,
         **kwargs,
     )
+    m.status_hints[402] = "Add credits at https://openrouter.ai/settings/credits."
+    m.status_hints[404] = "Check the model id at https://openrouter.ai/models."
+    return m
 
 
 def openai(model: str, **kwargs: Any) -> OpenAICompatModel:
