@@ -1,0 +1,171 @@
+"""Debate rounds (Du et al. 2023): members revise against each other's latest answers.
+
+In each round every live member sees the other members' latest answers (anonymised, in
+delimiters) after its own previous answer, and revises it; all members of a round run in
+parallel. The debate stops early when every extracted answer agrees (``auto`` extraction
+is strict here, so free-form answers never "agree" by accident). A member that fails in a
+round keeps its previous answer; the transcript records the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from ..types import build_request
+from . import judge as J
+from .result import Candidate, DebateRound, DebateTurn
+from .state import Member, Run, by_label, call_model, describe, failed_cost
+from .vote import extract_answer
+
+__all__ = ["debate_rounds"]
+
+
+def _agreed(answers: dict[str, str | None]) -> bool:
+    values = list(answers.values())
+    return len(values) >= 2 and values[0] is not None and all(v == values[0] for v in values)
+
+
+async def _debate_turn(
+    run: Run, m: Member, r: int, own: str, others: list[tuple[str, str]]
+) -> DebateTurn:
+    request = build_request(
+        J.debate_messages(run.prompt, own, others, system=run.system),
+        max_tokens=m.request.max_tokens,
+        temperature=m.request.temperature,
+        seed=(m.request.seed or 0) + r * len(run.members),
+    )
+    start = run.now()
+    await run.emit("member_start", stage="debate", label=m.label, model=m.model.name, round=r)
+    try:
+        c = await call_model(m.model, request, m.timeout, run.cache, "the member's")
+    except Exception as exc:  # noqa: BLE001 - the member keeps its previous answer
+        end = run.now()
+        error = describe(exc)
+        await run.emit(
+            "member_failed",
+            stage="debate",
+            label=m.label,
+            model=m.model.name,
+            round=r,
+            latency_s=end - start,
+            error=error,
+        )
+        return DebateTurn(
+            m.label,
+            m.model.name,
+            own,
+            latency_s=end - start,
+            cost_usd=failed_cost(exc),
+            error=error,
+            start_s=start,
+            end_s=end,
+        )
+    end = run.now()
+    await run.emit(
+        "member_finish",
+        stage="debate",
+        label=m.label,
+        model=m.model.name,
+        round=r,
+        latency_s=c.latency_s,
+    )
+    return DebateTurn(
+        m.label,
+        m.model.name,
+        c.text,
+        usage=c.usage,
+        latency_s=c.latency_s,
+        cost_usd=c.cost_usd,
+        start_s=start,
+        end_s=end,
+        revised=True,
+    )
+
+
+def _extract_debate(run: Run, text: str) -> str | None:
+    return extract_answer(text, kind=run.extract, choices=run.choices, strict=run.extract == "auto")
+
+
+async def debate_rounds(
+    run: Run, candidates: list[Candidate]
+) -> tuple[list[Candidate], list[DebateRound]]:
+    """Let every live member revise against the others' latest answers, ``run.rounds`` times
+    at most, stopping early when the extracted answers agree.
+
+    Returns:
+        The candidates with their final texts (usage, latency and cost summed over rounds),
+        and the transcript (round 0 = the initial answers).
+    """
+    live = [c for c in candidates if c.ok]
+    members = {m.label: m for m in run.members}
+    latest = {c.label: c.text for c in by_label(live)}
+    answers = {label: _extract_debate(run, t) for label, t in latest.items()}
+    turns0 = tuple(
+        DebateTurn(
+            c.label,
+            c.model,
+            c.text,
+            answers[c.label],
+            c.usage,
+            c.latency_s or 0.0,
+            c.cost_usd,
+            None,
+            c.start_s,
+            c.end_s,
+        )
+        for c in by_label(live)
+    )
+    transcript = [DebateRound(0, turns0, _agreed(answers), dict(answers))]
+    extra: dict[str, list[DebateTurn]] = {c.label: [] for c in live}
+    if len(live) < 2:
+        return candidates, transcript
+    await run.emit("stage_start", stage="debate")
+    for r in range(1, run.rounds + 1):
+        if transcript[-1].agreed:
+            break
+        await run.emit("round_start", stage="debate", round=r)
+        snapshot = dict(latest)
+        turns = await asyncio.gather(
+            *(
+                _debate_turn(
+                    run,
+                    members[label],
+                    r,
+                    snapshot[label],
+                    [(o, t) for o, t in snapshot.items() if o != label],
+                )
+                for label in snapshot
+            )
+        )
+        for t in turns:
+            latest[t.label] = t.text
+            extra[t.label].append(t)
+        answers = {label: _extract_debate(run, t) for label, t in latest.items()}
+        turns = [dataclasses.replace(t, answer=answers[t.label]) for t in turns]
+        agreed = _agreed(answers)
+        transcript.append(DebateRound(r, tuple(turns), agreed, dict(answers)))
+        await run.emit(
+            "round_finish", stage="debate", round=r, detail="agreed" if agreed else "open"
+        )
+    await run.emit("stage_finish", stage="debate")
+    final = []
+    for c in candidates:
+        if not c.ok or not extra[c.label]:
+            final.append(c)
+            continue
+        turns_c = extra[c.label]
+        usage = c.usage
+        for t in turns_c:
+            usage = usage + t.usage
+        costs = [c.cost_usd, *(t.cost_usd for t in turns_c)]
+        final.append(
+            dataclasses.replace(
+                c,
+                text=latest[c.label],
+                usage=usage,
+                latency_s=(c.latency_s or 0.0) + sum(t.latency_s for t in turns_c),
+                cost_usd=None if any(x is None for x in costs) else sum(costs),  # type: ignore[arg-type]
+            )
+        )
+    return final, transcript

@@ -1,0 +1,222 @@
+"""fuse_many: many fusions with bounded concurrency, a progress bar and a DataFrame out.
+
+Every input row is accounted for: a fusion that fails (every member failed, an empty
+prompt in one row, ...) becomes a row with ``error`` and ``error_type`` set, never a
+missing row or a crash of the batch.
+
+Resuming: with ``seed=None`` each fusion's seed is derived from its prompt and every call
+is deterministic (greedy, or sampled with a fixed seed), so every answer lands in the
+response cache. Re-running the same batch after an interruption replays finished calls
+from the cache at no cost and carries on with the rest (``n_cached`` counts the pool
+answers served from the cache).
+
+The progress bar is tqdm's text bar, not its widget: it reads the same in a live
+notebook, in an executed one shared on GitHub, and in a terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .._sync import run_sync
+from ..errors import InvalidRequestError
+from .engine import PoolItem, afuse
+from .prepare import prepare, resolve_model
+from .result import FusionResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["RESULT_COLUMNS", "afuse_many", "fuse_many"]
+
+#: The columns fuse_many adds, in order (suffixed ``_fused`` where the input has one).
+RESULT_COLUMNS = (
+    "answer",
+    "extracted",
+    "winner",
+    "winner_model",
+    "method",
+    "fallback",
+    "n_ok",
+    "n_failed",
+    "n_cached",
+    "cost_usd",
+    "cost_known_usd",
+    "total_s",
+    "pool_wall_s",
+    "judge_s",
+    "overhead_ratio",
+    "error",
+    "error_type",
+    "result",
+)
+
+
+def _inputs(prompts: Any, prompt_column: str) -> tuple[pd.DataFrame, list[Any]]:
+    import pandas as pd
+
+    if isinstance(prompts, pd.DataFrame):
+        if prompt_column not in prompts.columns:
+            raise InvalidRequestError(
+                f"the DataFrame has no {prompt_column!r} column (columns: "
+                f"{', '.join(map(str, prompts.columns))}); pass prompt_column=..."
+            )
+        frame = prompts.copy()
+    elif isinstance(prompts, str):
+        raise InvalidRequestError("fuse_many takes a list of prompts; for one prompt use fuse().")
+    elif isinstance(prompts, pd.Series):
+        frame = pd.DataFrame({prompt_column: prompts})
+    elif isinstance(prompts, Sequence) or hasattr(prompts, "__iter__"):
+        items = list(prompts)
+        if items and all(dataclasses.is_dataclass(x) and hasattr(x, "prompt") for x in items):
+            frame = pd.DataFrame([dataclasses.asdict(x) for x in items])  # e.g. fk.Task
+            prompt_column = "prompt"
+        else:
+            frame = pd.DataFrame({prompt_column: items})
+    else:
+        raise InvalidRequestError(
+            f"prompts must be a list of strings or a DataFrame, not {type(prompts).__name__}."
+        )
+    if len(frame) == 0:
+        raise InvalidRequestError("no prompts given: pass at least one.")
+    return frame, list(frame[prompt_column])
+
+
+def _row(result: FusionResult | None, exc: BaseException | None) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(RESULT_COLUMNS)
+    if result is not None:
+        row.update(result.to_dict())
+        row["n_cached"] = sum(c.cached for c in result.candidates)
+        row["result"] = result
+    if exc is not None:
+        text = str(exc).strip()
+        row["error"] = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        row["error_type"] = type(exc).__name__
+    return row
+
+
+async def afuse_many(
+    prompts: Any,
+    pool: Sequence[PoolItem],
+    judge: PoolItem | None = None,
+    mode: str = "best-of",
+    *,
+    concurrency: int = 8,
+    prompt_column: str = "prompt",
+    progress: bool = True,
+    **fuse_kwargs: Any,
+) -> pd.DataFrame:
+    """Run many fusions, at most ``concurrency`` at a time, and tabulate them.
+
+    Args:
+        prompts: A list of prompt strings, a pandas Series, a DataFrame (its other columns
+            are kept, e.g. the expected answer), or a list of :class:`fusionkit.Task`.
+        pool: As for :func:`~fusionkit.fusion.engine.afuse`; specs are resolved once.
+        judge: As for ``afuse``.
+        mode: As for ``afuse``.
+        concurrency: Fusions in flight at once (each runs its whole pool in parallel).
+        prompt_column: The DataFrame column holding the prompts.
+        progress: Show a text progress bar.
+        **fuse_kwargs: Any other ``afuse`` argument (``max_tokens``, ``timeout``, ...).
+
+    Returns:
+        The input rows with :data:`RESULT_COLUMNS` added; ``result`` holds each
+        :class:`~fusionkit.fusion.result.FusionResult` (None where the fusion failed).
+
+    Raises:
+        InvalidRequestError: Bad arguments shared by every fusion (empty pool, unknown
+            mode, missing judge, ``concurrency < 1``), before any model is called.
+    """
+    import pandas as pd
+    from tqdm.std import tqdm
+
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidRequestError(f"concurrency must be an integer >= 1, got {concurrency!r}.")
+    frame, texts = _inputs(prompts, prompt_column)
+    if isinstance(pool, Sequence) and not isinstance(pool, str):
+        pool = [resolve_model(p, f"pool[{i}]") for i, p in enumerate(pool)]
+    judge = None if judge is None else resolve_model(judge, "judge")
+    # Fail fast on arguments every fusion shares; per-prompt errors become rows.
+    check = {k: v for k, v in fuse_kwargs.items() if k not in ("on_event",)}
+    prepare("check", pool, judge, mode, **_with_defaults(check))
+
+    semaphore = asyncio.Semaphore(concurrency)
+    bar = tqdm(
+        total=len(texts),
+        desc=f"fuse {mode}",
+        unit="prompt",
+        disable=not progress,
+        leave=True,
+        dynamic_ncols=True,
+    )
+
+    async def one(text: Any) -> tuple[FusionResult | None, BaseException | None]:
+        async with semaphore:
+            try:
+                return await afuse(text, pool, judge, mode, **fuse_kwargs), None
+            except Exception as exc:  # noqa: BLE001 - every row is accounted for
+                return None, exc
+            finally:
+                bar.update(1)
+
+    try:
+        outcomes = await asyncio.gather(*(one(t) for t in texts))
+    finally:
+        bar.close()
+    rows = pd.DataFrame([_row(r, e) for r, e in outcomes], index=frame.index)
+    rename = {c: f"{c}_fused" for c in rows.columns if c in frame.columns}
+    return pd.concat([frame, rows.rename(columns=rename)], axis=1)
+
+
+def _with_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "rounds": 2,
+        "system": None,
+        "max_tokens": 512,
+        "temperature": None,
+        "timeout": None,
+        "seed": None,
+        "on_event": None,
+        "swap_check": False,
+        "judge_max_tokens": None,
+        "judge_timeout": None,
+        "extract": "auto",
+        "cache": None,
+    }
+    unknown = set(kwargs) - set(out)
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown argument(s) for fuse_many: {', '.join(sorted(unknown))}; it takes "
+            f"afuse's arguments ({', '.join(out)})."
+        )
+    out.update(kwargs)
+    return out
+
+
+def fuse_many(
+    prompts: Any,
+    pool: Sequence[PoolItem],
+    judge: PoolItem | None = None,
+    mode: str = "best-of",
+    *,
+    concurrency: int = 8,
+    prompt_column: str = "prompt",
+    progress: bool = True,
+    **fuse_kwargs: Any,
+) -> pd.DataFrame:
+    """Sync twin of :func:`afuse_many` (same arguments); works inside Jupyter's loop."""
+    return run_sync(
+        afuse_many(
+            prompts,
+            pool,
+            judge,
+            mode,
+            concurrency=concurrency,
+            prompt_column=prompt_column,
+            progress=progress,
+            **fuse_kwargs,
+        )
+    )

@@ -1,0 +1,171 @@
+"""pandas tables and the HTML view of a fusion: rendering only, never a model call.
+
+:func:`candidates_frame` is the side-by-side comparison (one row per candidate, tokens,
+latency, cost, score, winner, error); :func:`style_candidates` highlights the winner and
+the failures; :func:`fusion_html` is :class:`~fusionkit.fusion.result.FusionResult`'s
+``_repr_html_``: every piece of model text goes through Jinja2 autoescape.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .html import fmt_cost, fmt_seconds, render
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from pandas.io.formats.style import Styler
+
+    from ..fusion.result import FusionResult
+
+__all__ = ["CANDIDATE_COLUMNS", "candidates_frame", "fusion_html", "style_candidates"]
+
+CANDIDATE_COLUMNS = (
+    "label",
+    "model",
+    "winner",
+    "score",
+    "prompt_tokens",
+    "completion_tokens",
+    "latency_s",
+    "cost_usd",
+    "cached",
+    "error",
+    "text",
+)
+
+
+def _label_key(label: str) -> tuple[int, str]:
+    return (len(label), label)
+
+
+def candidates_frame(result: FusionResult) -> pd.DataFrame:
+    """One row per candidate, in label order (the order the judge saw).
+
+    Args:
+        result: A fusion result.
+
+    Returns:
+        A DataFrame with :data:`CANDIDATE_COLUMNS`; ``score`` is NaN where the judge gave
+        none, ``cost_usd`` is None where unknown.
+    """
+    import pandas as pd
+
+    scores = result.judgment.scores
+    rows = []
+    for c in sorted(result.candidates, key=lambda c: _label_key(c.label)):
+        rows.append(
+            {
+                "label": c.label,
+                "model": c.model,
+                "winner": c.label == result.judgment.winner,
+                "score": scores.get(c.label, float("nan")),
+                "prompt_tokens": c.usage.prompt_tokens,
+                "completion_tokens": c.usage.completion_tokens,
+                "latency_s": c.latency_s,
+                "cost_usd": c.cost_usd,
+                "cached": c.cached,
+                "error": c.error,
+                "text": c.text,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
+
+
+def style_candidates(frame: pd.DataFrame) -> Styler:
+    """A Styler for :func:`candidates_frame`: winner row green, failed rows red, text escaped.
+
+    Returns:
+        A pandas Styler (``escape="html"`` so model text stays text).
+    """
+
+    def colour(row: pd.Series) -> list[str]:
+        if isinstance(row.get("error"), str) and row["error"]:
+            return ["background-color:#fff8f8"] * len(row)
+        if row.get("winner"):
+            return ["background-color:#f0fff4"] * len(row)
+        return [""] * len(row)
+
+    return (
+        frame.style.apply(colour, axis=1)
+        .format(
+            {
+                "latency_s": lambda v: fmt_seconds(v) if v == v else "—",  # NaN check
+                "cost_usd": fmt_cost,
+                "score": lambda v: "—" if v != v else f"{v:g}",
+            },
+            escape="html",
+        )
+        .hide(axis="index")
+    )
+
+
+def _verdict_line(result: FusionResult) -> str:
+    j = result.judgment
+    n_ok, n = len(result.succeeded), len(result.candidates)
+    winner = result.winner
+    parts = [f"{result.mode}", f"{n_ok}/{n} members answered"]
+    if j.method == "merge":
+        parts.append("judge wrote a synthesis")
+    elif winner is not None:
+        parts.append(f"winner: Response {winner.label} ({winner.model})")
+    if j.method == "vote" and j.votes:
+        parts.append(f"votes {sum(j.votes.values())}")
+    if j.tie_break:
+        parts.append(f"tie broken by {j.tie_break}")
+    return " · ".join(parts)
+
+
+def _context(result: FusionResult) -> dict[str, Any]:
+    j = result.judgment
+    t = result.timings
+    frame_rows = []
+    for c in sorted(result.candidates, key=lambda c: _label_key(c.label)):
+        score = j.scores.get(c.label)
+        frame_rows.append(
+            {
+                "label": c.label,
+                "model": c.model,
+                "winner": c.label == j.winner,
+                "score": None if score is None else f"{score:g}",
+                "tokens": f"{c.usage.prompt_tokens} → {c.usage.completion_tokens}",
+                "latency": fmt_seconds(c.latency_s),
+                "cost": fmt_cost(c.cost_usd),
+                "cached": c.cached,
+                "error": c.error,
+                "text": c.text,
+                "answer": (j.answers or {}).get(c.label),
+            }
+        )
+    overhead = t.overhead_ratio
+    return {
+        "r": result,
+        "j": j,
+        "verdict": _verdict_line(result),
+        "rows": frame_rows,
+        "total": fmt_seconds(t.total_s),
+        "pool": fmt_seconds(t.pool_wall_s),
+        "slowest": fmt_seconds(t.slowest_member_s),
+        "judge_time": fmt_seconds(t.judge_s) if result.judge_calls else None,
+        "debate_time": fmt_seconds(t.debate_s) if result.rounds else None,
+        "overhead": None if overhead is None else f"{overhead:.2f}",
+        "cost": fmt_cost(result.cost_usd),
+        "cost_known": fmt_cost(result.cost_known_usd),
+        "cost_complete": result.cost_complete,
+        "votes": sorted((j.votes or {}).items(), key=lambda kv: -kv[1]),
+        "analysis": j.analysis.sections() if j.analysis else [],
+        "n_judge_calls": len(result.judge_calls),
+    }
+
+
+def fusion_html(result: FusionResult) -> str:
+    """The notebook view of a fusion: verdict line, answer, rationale, candidates side by
+    side, debate rounds; all model text escaped.
+
+    Args:
+        result: A fusion result.
+
+    Returns:
+        An HTML fragment (inline styles only, so it reads the same on GitHub/nbviewer).
+    """
+    return render("fusion_result.html", **_context(result))
