@@ -92,7 +92,7 @@ def test_timeline_draws_members_and_judge() -> None:
     fig = r.timeline()
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_yticklabels()]
-    assert len(labels) == 4 and labels[-1] == "judge · judge"
+    assert len(labels) == 3 + len(r.judge_calls) and labels[-1] == "judge · score"
     assert len(ax.patches) == 3 + len(r.judge_calls)
     import matplotlib.pyplot as plt
 

@@ -42,8 +42,8 @@ def fusion_timeline(result: FusionResult, ax: Axes | None = None) -> Figure:
     cands = sorted(result.candidates, key=lambda c: (len(c.label), c.label))
     rows: list[str] = [f"{c.label} · {c.model}" for c in cands]
     has_judge = bool(result.judge_calls)
-    if has_judge:
-        rows.append(f"judge · {result.judge}")
+    # one row per judge call: the swap-check passes run at the same time and would overlap
+    rows.extend(f"judge · {call.step}" for call in result.judge_calls)
     if ax is None:
         fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.3))
         plt.close(fig)  # shown once, as the returned value
@@ -68,11 +68,8 @@ def fusion_timeline(result: FusionResult, ax: Axes | None = None) -> Figure:
     for rnd in result.rounds[1:]:
         for t in rnd.turns:
             bar(y_of[t.label], t.start_s, t.end_s, _DEBATE, t.error is not None)
-    if has_judge:
-        yj = len(rows) - 1
-        for call in result.judge_calls:
-            bar(yj, call.start_s, call.end_s, _JUDGE, not call.ok)
-            ax.text(call.start_s, yj + 0.42, call.step, fontsize=7, va="bottom", color="#444")
+    for k, call in enumerate(result.judge_calls):
+        bar(len(cands) + k, call.start_s, call.end_s, _JUDGE, not call.ok)
     pool_end = max((c.end_s for c in cands), default=0.0)
     ax.axvline(pool_end, color="#888", linestyle="--", linewidth=0.8)
     ax.set_yticks(range(len(rows)))
@@ -89,7 +86,10 @@ def fusion_timeline(result: FusionResult, ax: Axes | None = None) -> Figure:
         handles.insert(1, Patch(color=_DEBATE, label="debate turn"))
     if has_judge:
         handles.append(Patch(color=_JUDGE, label="judge"))
-    ax.legend(handles=handles, fontsize=7, loc="lower right", frameon=False)
+    ax.legend(
+        handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
+    )
+    ax.set_xlim(left=0)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -104,7 +104,7 @@ def _verdict_line(result: FusionResult) -> str:
     j = result.judgment
     n_ok, n = len(result.succeeded), len(result.candidates)
     winner = result.winner
-    parts = [f"{result.mode}", f"{n_ok}/{n} members answered"]
+    parts = [f"{n_ok}/{n} members answered"]
     if j.method == "merge":
         parts.append("judge wrote a synthesis")
     elif winner is not None:
