@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-__all__ = ["Task", "make_tasks"]
+__all__ = ["Task", "grade", "make_tasks"]
 
 _CAPITALS = [
     ("France", "Paris"),
@@ -102,3 +102,24 @@ def make_tasks(
     rng = random.Random(seed)
     makers = {"arithmetic": _arithmetic, "choice": _choice}
     return [makers[kinds[i % len(kinds)]](rng, i) for i in range(n)]
+
+
+def grade(task: Task, reply: str | None) -> tuple[str | None, bool]:
+    """Extract the final answer from a reply and check it against the task's answer.
+
+    Uses the same extraction as the ``vote`` fusion mode, so grading and voting agree.
+
+    Args:
+        task: The task.
+        reply: A model's reply or a fused answer (None counts as wrong).
+
+    Returns:
+        (the extracted answer or None, whether it is correct).
+    """
+    from .fusion.vote import detect_choices, extract_answer
+
+    if not reply:
+        return None, False
+    kind = "number" if task.kind == "arithmetic" else "auto"
+    extracted = extract_answer(reply, kind=kind, choices=detect_choices(task.prompt))
+    return extracted, extracted is not None and extracted.strip().upper() == task.answer.upper()

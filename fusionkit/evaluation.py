@@ -1,0 +1,304 @@
+"""Edge model alone against fused pools, measured on a verifiable task set.
+
+This is the seed question of fusionkit answered with numbers: for each *condition* (one
+model answering alone, or a pool fused in some mode) every task is run, graded against
+its known answer, and timed. The result gives accuracy, latency, tokens, cost and memory
+side by side, plus "verified battles" (on each task, the condition that got it right
+beats the one that did not) that feed the Bradley–Terry ratings.
+
+Used by ``fusionkit demo``, the edge-vs-fusion notebook and the quality benchmark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._sync import run_sync
+from .errors import FusionkitError, InvalidRequestError
+from .models.base import Model
+from .tasks import Task, grade
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+__all__ = ["Condition", "Evaluation", "aevaluate", "evaluate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One way of answering: a single model, or a fused pool.
+
+    Attributes:
+        name: Label shown in tables (``"edge alone"``, ``"vote ×5"``).
+        pool: The models; exactly one for ``mode="single"``.
+        mode: ``"single"`` or a fusion mode (``"vote"``, ``"best-of"``, ``"merge"``,
+            ``"debate"``).
+        judge: The judge for best-of, merge and debate.
+        options: Extra keyword arguments for :func:`fusionkit.afuse` (``rounds``,
+            ``temperature``, ``judge_max_tokens``, ...) or for ``acomplete``.
+    """
+
+    name: str
+    pool: tuple[Model, ...]
+    mode: str = "single"
+    judge: Model | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise InvalidRequestError("a condition needs a name.")
+        if self.mode == "single" and len(self.pool) != 1:
+            raise InvalidRequestError(
+                f"condition {self.name!r}: mode 'single' takes exactly one model, "
+                f"got {len(self.pool)}."
+            )
+
+    @property
+    def calls_per_task(self) -> str:
+        """A short description of the work per task (for tables)."""
+        if self.mode == "single":
+            return "1 call"
+        judge = " + judge" if self.judge is not None else ""
+        return f"{len(self.pool)} members{judge}"
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Every (task, condition) outcome, with summaries built on demand.
+
+    Attributes:
+        tasks: The tasks, in order.
+        conditions: Condition names, in order.
+        records: One dict per (task, condition): task_id, kind, condition, reply,
+            extracted, expected, correct, latency_s, tokens, cost_usd, error, result.
+        wall_s: Wall time per condition (all tasks of a condition run concurrently).
+        memory_bytes: Memory footprint of the loaded models (local models only).
+    """
+
+    tasks: tuple[Task, ...]
+    conditions: tuple[str, ...]
+    records: tuple[Mapping[str, Any], ...]
+    wall_s: Mapping[str, float]
+    memory_bytes: Mapping[str, int | None]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (task, condition)."""
+        import pandas as pd
+
+        return pd.DataFrame([{k: v for k, v in r.items() if k != "result"} for r in self.records])
+
+    def summary(self) -> pd.DataFrame:
+        """One row per condition: accuracy, latency, tokens, cost and memory."""
+        import pandas as pd
+
+        rows = []
+        for name in self.conditions:
+            recs = [r for r in self.records if r["condition"] == name]
+            n = len(recs)
+            correct = sum(bool(r["correct"]) for r in recs)
+            costs = [r["cost_usd"] for r in recs]
+            latencies = sorted(r["latency_s"] for r in recs if r["latency_s"] is not None)
+            mem = self.memory_bytes.get(name)
+            rows.append(
+                {
+                    "condition": name,
+                    "accuracy": correct / n if n else float("nan"),
+                    "correct": f"{correct}/{n}",
+                    "median_latency_s": latencies[len(latencies) // 2] if latencies else None,
+                    "wall_s": self.wall_s.get(name),
+                    "tokens": sum(int(r["tokens"] or 0) for r in recs),
+                    "cost_usd": None if any(c is None for c in costs) else sum(costs),
+                    "memory_mb": None if mem is None else mem / 1e6,
+                    "errors": sum(r["error"] is not None for r in recs),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def battles(self, baseline: str | None = None) -> list[tuple[str, str, str]]:
+        """Verified battles: per task, each pair of conditions judged by correctness.
+
+        Right beats wrong; both right is a tie; both wrong is "bothbad".
+
+        Args:
+            baseline: Only pair this condition against the others (default: all pairs).
+
+        Returns:
+            ``(condition_a, condition_b, winner)`` tuples, as :func:`fusionkit.ratings`
+            and :meth:`fusionkit.VoteStore.battle` take them.
+        """
+        by_key = {(r["task_id"], r["condition"]): bool(r["correct"]) for r in self.records}
+        names = list(self.conditions)
+        if baseline is not None and baseline not in names:
+            raise InvalidRequestError(f"unknown baseline {baseline!r}; conditions: {names}")
+        pairs = [
+            (a, b)
+            for i, a in enumerate(names)
+            for b in names[i + 1 :]
+            if baseline is None or baseline in (a, b)
+        ]
+        out: list[tuple[str, str, str]] = []
+        for task in self.tasks:
+            for a, b in pairs:
+                ra, rb = by_key[(task.id, a)], by_key[(task.id, b)]
+                winner = "tie" if ra and rb else "bothbad" if not (ra or rb) else "a" if ra else "b"
+                out.append((a, b, winner))
+        return out
+
+    def result(self, task_id: str, condition: str) -> Any:
+        """The FusionResult (or Completion) behind one record."""
+        for r in self.records:
+            if r["task_id"] == task_id and r["condition"] == condition:
+                return r["result"]
+        raise KeyError((task_id, condition))
+
+    def plot(self) -> Figure:
+        """Accuracy and median latency per condition, side by side (matplotlib)."""
+        import matplotlib.pyplot as plt
+
+        s = self.summary()
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 0.6 * len(s) + 1.6))
+        y = list(range(len(s)))[::-1]
+        ax1.barh(y, s["accuracy"] * 100, color="#0969da")
+        ax1.set_yticks(y, s["condition"])
+        ax1.set_xlim(0, 100)
+        ax1.set_xlabel("accuracy (%)")
+        for yi, acc, label in zip(y, s["accuracy"], s["correct"], strict=True):
+            ax1.text(min(acc * 100 + 1, 88), yi, label, va="center", fontsize=9)
+        ax2.barh(y, s["median_latency_s"].astype(float), color="#8250df")
+        ax2.set_yticks(y, [""] * len(y))
+        ax2.set_xlabel("median latency per task (s)")
+        fig.suptitle(f"Edge alone vs fused pools on {len(self.tasks)} verifiable tasks")
+        fig.tight_layout()
+        return fig
+
+
+async def _run_one(task: Task, cond: Condition, max_tokens: int) -> dict[str, Any]:
+    from .fusion.engine import afuse
+
+    rec: dict[str, Any] = {
+        "task_id": task.id,
+        "kind": task.kind,
+        "condition": cond.name,
+        "expected": task.answer,
+        "reply": None,
+        "extracted": None,
+        "correct": False,
+        "latency_s": None,
+        "tokens": 0,
+        "cost_usd": None,
+        "error": None,
+        "result": None,
+    }
+    t0 = time.perf_counter()
+    try:
+        if cond.mode == "single":
+            c = await cond.pool[0].acomplete(task.prompt, max_tokens=max_tokens, **cond.options)
+            rec.update(reply=c.text, tokens=c.usage.total_tokens, cost_usd=c.cost_usd, result=c)
+            rec["latency_s"] = c.latency_s
+        else:
+            r = await afuse(
+                task.prompt,
+                list(cond.pool),
+                judge=cond.judge,
+                mode=cond.mode,
+                max_tokens=max_tokens,
+                **cond.options,
+            )
+            rec.update(reply=r.answer, tokens=r.usage.total_tokens, cost_usd=r.cost_usd, result=r)
+            rec["latency_s"] = r.timings.total_s
+    except FusionkitError as exc:
+        rec["error"] = f"{type(exc).__name__}: {exc}"
+        rec["latency_s"] = time.perf_counter() - t0
+        return rec
+    rec["extracted"], rec["correct"] = grade(task, rec["reply"])
+    return rec
+
+
+async def aevaluate(
+    tasks: Sequence[Task],
+    conditions: Sequence[Condition],
+    *,
+    max_tokens: int = 16,
+    concurrency: int = 16,
+    progress: bool | Callable[[str, int, int], None] = True,
+) -> Evaluation:
+    """Run every task under every condition and grade the answers.
+
+    Conditions run one after the other (so their latencies don't disturb each other);
+    within a condition, tasks run concurrently up to ``concurrency`` (a local model serves
+    them through its micro-batching).
+
+    Args:
+        tasks: Verifiable tasks (see :func:`fusionkit.make_tasks`).
+        conditions: The ways of answering to compare.
+        max_tokens: Token limit of each answer.
+        concurrency: Tasks in flight at once within a condition.
+        progress: Show tqdm progress bars (True), nothing (False), or call
+            ``progress(condition, done, total)``.
+
+    Returns:
+        The :class:`Evaluation`.
+
+    Raises:
+        InvalidRequestError: No tasks, no conditions, or duplicate condition names.
+    """
+    if not tasks:
+        raise InvalidRequestError("no tasks: pass at least one (see fusionkit.make_tasks).")
+    if not conditions:
+        raise InvalidRequestError("no conditions: pass at least one Condition.")
+    names = [c.name for c in conditions]
+    if len(set(names)) != len(names):
+        raise InvalidRequestError(f"condition names must be unique, got {names}.")
+    records: list[dict[str, Any]] = []
+    wall: dict[str, float] = {}
+    memory: dict[str, int | None] = {}
+    sem = asyncio.Semaphore(concurrency)
+    for cond in conditions:
+        bar = None
+        if progress is True:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(tasks), desc=f"{cond.name:>16}", unit="task", leave=True)
+
+        async def one(task: Task, cond: Condition = cond, bar: Any = bar) -> dict[str, Any]:
+            async with sem:
+                rec = await _run_one(task, cond, max_tokens)
+            if bar is not None:
+                bar.update(1)
+            return rec
+
+        t0 = time.perf_counter()
+        done = 0
+        outs = []
+        for fut in asyncio.as_completed([one(t) for t in tasks]):
+            outs.append(await fut)
+            done += 1
+            if callable(progress) and progress is not True:
+                progress(cond.name, done, len(tasks))
+        wall[cond.name] = time.perf_counter() - t0
+        if bar is not None:
+            bar.close()
+        order = {t.id: i for i, t in enumerate(tasks)}
+        records.extend(sorted(outs, key=lambda r: order[r["task_id"]]))
+        models = set(cond.pool) | ({cond.judge} if cond.judge is not None else set())
+        footprints = [getattr(m, "memory_footprint_bytes", None) for m in models]
+        memory[cond.name] = (
+            None if any(f is None for f in footprints) else sum(int(f) for f in footprints)
+        )
+    return Evaluation(
+        tasks=tuple(tasks),
+        conditions=tuple(names),
+        records=tuple(records),
+        wall_s=wall,
+        memory_bytes=memory,
+    )
+
+
+def evaluate(tasks: Sequence[Task], conditions: Sequence[Condition], **kwargs: Any) -> Evaluation:
+    """Sync twin of :func:`aevaluate`."""
+    return run_sync(aevaluate(tasks, conditions, **kwargs))
