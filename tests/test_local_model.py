@@ -260,6 +260,7 @@ def test_4bit_that_cannot_run_here_raises_unsupported_hardware(bnb: Any, why: st
     assert "quantization=None" in text
 
 
+@pytest.mark.slow
 def test_the_real_bitsandbytes_passes_the_cpu_probe() -> None:
     torch = pytest.importorskip("torch")
     bnb = pytest.importorskip("bitsandbytes")

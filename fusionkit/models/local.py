@@ -38,6 +38,7 @@ import asyncio
 import concurrent.futures
 import functools
 import gc
+import logging
 import time
 import warnings
 from collections.abc import AsyncIterator, Sequence
@@ -78,7 +79,21 @@ def _import_torch_transformers() -> tuple[Any, Any]:
     return torch, transformers
 
 
+class _DropHubKernelNotice(logging.Filter):
+    """Drops bitsandbytes' import-time advice to ``pip install kernels``.
+
+    That package would fetch a CPU kernel from the Hugging Face Hub at run time; fusionkit
+    runs offline and bitsandbytes' built-in CPU kernels serve the same layers.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "kernels-community" not in record.getMessage()
+
+
 def _import_bitsandbytes(quantization: str) -> Any:
+    notice = logging.getLogger("bitsandbytes.backends.cpu.ops")
+    if not any(isinstance(f, _DropHubKernelNotice) for f in notice.filters):
+        notice.addFilter(_DropHubKernelNotice())
     try:
         import bitsandbytes
     except ImportError as exc:
