@@ -15,7 +15,13 @@ import pytest
 from fusionkit.errors import InvalidRequestError, RateLimitError
 from fusionkit.models.fake import FakeModel
 from fusionkit.panel.parse import parse_reply, parse_score, parse_verdict
-from fusionkit.panel.personas import DEFAULT_PERSONAS, system_prompt, user_prompt
+from fusionkit.panel.personas import (
+    DEFAULT_PERSONAS,
+    SHAPE,
+    reminder_prompt,
+    system_prompt,
+    user_prompt,
+)
 from fusionkit.panel.review import Panel, describe_subject
 from fusionkit.panel.types import NO_TAKE, PanelResult, Persona, Review, ToolCard
 from fusionkit.types import Request
@@ -263,6 +269,23 @@ def test_reask_continues_the_conversation_with_a_reminder_naming_the_problem() -
     assert "870 is outside 0–100" in reask.messages[3].content
 
 
+def test_a_model_parroting_the_format_gets_no_take() -> None:
+    """The prompt shows the shape with placeholders, so echoing it is not a view."""
+
+    def parrot(request: Request) -> str:
+        text = "\n".join(m.content for m in request.messages)
+        return next(line for line in text.splitlines() if line.startswith('{"score"'))
+
+    result = Panel(FakeModel("parrot", parrot)).review(CARD)
+    assert all(r.take == NO_TAKE and r.score is None for r in result.reviews)
+    assert result.verdict == "No verdict"
+    # the reminder repeats the placeholder shape, never a concrete, acceptable example
+    assert (
+        not parse_reply(SHAPE).usable and not parse_reply(system_prompt(DEFAULT_PERSONAS[0])).usable
+    )
+    assert not parse_reply(reminder_prompt(["no score"])).usable
+
+
 def test_retries_zero_means_no_reask() -> None:
     model = FakeModel("m", by_persona({"Builder": ["nope", good()]}))
     result = Panel(model, retries=0).review(CARD)
@@ -420,12 +443,10 @@ def edge(edge_home: Path) -> Iterator[object]:
         pytest.skip("fusionkit.models.embedded is not committed yet")
     from fusionkit.models.embedded import edge_model
 
-    mp = pytest.MonkeyPatch()
-    mp.setenv("FUSIONKIT_HOME", str(edge_home))
-    try:
-        yield edge_model()
-    finally:
-        mp.undo()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FUSIONKIT_HOME", str(edge_home))
+        model = edge_model(cache=False, progress=False)
+    yield model
 
 
 @pytest.mark.slow

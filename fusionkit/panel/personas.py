@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_PERSONAS",
     "FOUNDER",
     "FUTURIST",
+    "SHAPE",
     "SKEPTIC",
     "card_text",
     "fusion_text",
@@ -72,11 +73,15 @@ CREATOR = Persona(
 #: The default panel, in the order it is shown.
 DEFAULT_PERSONAS: tuple[Persona, ...] = (BUILDER, SKEPTIC, FUTURIST, FOUNDER, CREATOR)
 
+# The shape is shown with placeholders, never with a concrete example: a small model that
+# parrots the example back would otherwise hand in a score and a verdict it never chose.
+SHAPE = '{"score": <integer 0-100>, "verdict": "<ship or skip>", "take": "<your reasoning>"}'
+
 _FORMAT = (
-    "Answer with ONE JSON object and nothing else, exactly in this shape:\n"
-    '{"score": 72, "verdict": "ship", "take": "one or two sentences in your own voice"}\n'
+    "Answer with ONE JSON object and nothing else, in this shape:\n"
+    f"{SHAPE}\n"
     '- "score": an integer from 0 (worthless) to 100 (outstanding).\n'
-    '- "verdict": "ship" (worth adopting now) or "skip" (not now).\n'
+    '- "verdict": the word ship (worth adopting now) or the word skip (not now).\n'
     '- "take": your reasoning, from your focus, in at most two sentences.'
 )
 
@@ -137,8 +142,8 @@ def reminder_prompt(problems: Sequence[str]) -> str:
     what = "; ".join(problems) or "it was not in the requested format"
     return (
         f"Your reply could not be used: {what}. Reply again with ONE JSON object only, "
-        'like {"score": 72, "verdict": "ship", "take": "..."} — "score" an integer from 0 '
-        'to 100, "verdict" exactly "ship" or "skip".'
+        f'in this shape: {SHAPE} — "score" an integer from 0 to 100, "verdict" exactly '
+        '"ship" or "skip".'
     )
 
 
