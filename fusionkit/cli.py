@@ -1,0 +1,129 @@
+"""The ``fusionkit`` command: ``fusionkit demo`` and ``fusionkit fuse``.
+
+Examples:
+    fusionkit demo                                   # what `make demo` runs
+    fusionkit fuse "What is 12 + 30?" --mode vote --pool edge,edge,edge --temperature 0.7
+    fusionkit fuse "Explain NF4" --mode merge --pool edge,edge --judge edge
+    fusionkit fuse "Hi" --pool openrouter:openai/gpt-4o-mini,ollama:llama3.2 --judge edge
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import FusionkitError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fusionkit", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="edge model alone vs fused pools, with an HTML report")
+    d.add_argument("--tasks", type=int, default=6, help="verifiable tasks (default 6)")
+    d.add_argument("--samples", type=int, default=5, help="samples in the vote pool")
+    d.add_argument("--pool-size", type=int, default=3, help="members in best-of and debate")
+    d.add_argument("--max-tokens", type=int, default=16, help="tokens per answer")
+    d.add_argument("--out", type=Path, default=Path("reports/demo.html"), help="report path")
+    d.add_argument("--votes", type=Path, default=Path("reports/demo-votes.db"))
+    d.add_argument("--seed", type=int, default=0)
+
+    f = sub.add_parser("fuse", help="fuse one prompt through a pool of models")
+    f.add_argument("prompt")
+    f.add_argument("--pool", default="edge,edge,edge", help="comma-separated model specs")
+    f.add_argument("--judge", default=None, help="judge model spec (best-of/merge/debate)")
+    f.add_argument("--mode", default="best-of", help="best-of, merge, debate or vote")
+    f.add_argument("--rounds", type=int, default=2, help="debate rounds")
+    f.add_argument("--max-tokens", type=int, default=128)
+    f.add_argument("--temperature", type=float, default=None)
+    f.add_argument("--seed", type=int, default=None)
+    f.add_argument("--timeout", type=float, default=None, help="seconds per member")
+    f.add_argument("--json", action="store_true", help="print the result as JSON")
+    return p
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(
+        n_tasks=args.tasks,
+        samples=args.samples,
+        pool_size=args.pool_size,
+        max_tokens=args.max_tokens,
+        out=args.out,
+        votes_path=args.votes,
+        seed=args.seed,
+    )
+    run_demo(cfg)
+    return 0
+
+
+def _cmd_fuse(args: argparse.Namespace) -> int:
+    from .fusion.engine import fuse
+    from .models.specs import model
+
+    pool_specs = [s.strip() for s in args.pool.split(",") if s.strip()]
+    cache: dict[str, object] = {}
+    pool = [cache.setdefault(s, model(s)) for s in pool_specs]
+    judge = None
+    if args.judge:
+        judge = cache.get(args.judge) or model(args.judge)
+
+    def show(event: object) -> None:
+        print(f"  · {event}", file=sys.stderr)
+
+    result = fuse(
+        args.prompt,
+        pool,
+        judge=judge,
+        mode=args.mode,
+        rounds=args.rounds,
+        max_tokens=args.max_tokens,
+        temperature=args.temperature,
+        seed=args.seed,
+        timeout=args.timeout,
+        on_event=show,
+    )
+    if args.json:
+        data = result.to_dict()
+        print(json.dumps(data, indent=2, default=str))
+        return 0
+    frame = result.to_frame()
+    print()
+    print(frame.to_string(index=False, max_colwidth=60))
+    print()
+    print(f"mode: {result.mode} · method: {result.judgment.method}", end="")
+    if result.judgment.fallback:
+        print(f" · FALLBACK: {result.judgment.fallback_reason}", end="")
+    print()
+    print("answer:")
+    print(result.answer)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fusionkit`` command.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 on a fusionkit error (its message is printed).
+    """
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            return _cmd_demo(args)
+        return _cmd_fuse(args)
+    except FusionkitError as exc:
+        print(f"fusionkit: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
