@@ -90,7 +90,8 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
         on_event=show,
     )
     if args.json:
-        data = result.to_dict()
+        data = {"prompt": result.prompt, "mode": result.mode, **result.to_dict()}
+        data["candidates"] = result.to_frame().to_dict(orient="records")
         print(json.dumps(data, indent=2, default=str))
         return 0
     frame = result.to_frame()
