@@ -34,11 +34,14 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(VENV)/bin/fusionkit demo
 
+# The whole suite: unit tests, real-model and browser tests (marked slow), and every
+# notebook executed by nbmake.
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest tests --nbmake notebooks --nbmake-timeout=900 $(PYTEST_ARGS)
 
+# The fast subset: no real model, no notebooks, no browser (seconds).
 test-fast: setup
-	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
