@@ -3,14 +3,16 @@
 Five concurrent requests of 32 new tokens each on the embedded SmolLM2-135M-Instruct:
 
 * micro-batched: ``asyncio.gather`` of five ``acomplete`` calls (one batched generate);
-* one at a time: five sequential ``await acomplete(...)``.
+* one at a time: five sequential ``await acomplete(...)``;
+* for reference, the same five prompts through one plain transformers ``generate`` (the
+  micro-batcher's own overhead is the gap between this and micro-batched).
 
 Both run side by side in one process, in NF4 (bitsandbytes 4-bit) and fp32, alternating
 rounds so that machine noise hits both alike; the median round is reported. Then the
 memory footprint of NF4, fp32 and bf16 loads. Target: micro-batched >= 2.5x one-at-a-time.
 
 Usage:
-    .venv/bin/python benchmarks/bench_local.py [--rounds 3] [--tokens 32] [--json out.json]
+    .venv/bin/python benchmarks/bench_local.py [--rounds 5] [--tokens 32] [--json out.json]
 """
 
 from __future__ import annotations
@@ -55,14 +57,37 @@ async def batched(model: LocalModel, tokens: int) -> tuple[float, list[Completio
     return time.perf_counter() - start, list(out)
 
 
+def plain_generate(model: LocalModel, tokens: int) -> float:
+    """The same five prompts through one plain transformers ``generate`` (the reference)."""
+    import torch
+
+    tok = model.tokenizer
+    texts = [
+        tok.apply_chat_template(
+            [{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True
+        )
+        for p in PROMPTS
+    ]
+    tok.padding_side = "left"
+    enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        model.model.generate(
+            **enc, max_new_tokens=tokens, do_sample=False, pad_token_id=tok.pad_token_id
+        )
+    return time.perf_counter() - start
+
+
 def measure(model: LocalModel, rounds: int, tokens: int) -> dict[str, Any]:
     asyncio.run(model.acomplete("Hello", max_tokens=4))  # warm-up: first-call costs
     seq_s: list[float] = []
     bat_s: list[float] = []
+    raw_s: list[float] = []
     generated = {"sequential": 0, "batched": 0}
     for _ in range(rounds):
         s, seq = asyncio.run(one_at_a_time(model, tokens))
         b, bat = asyncio.run(batched(model, tokens))
+        raw_s.append(plain_generate(model, tokens))
         seq_s.append(s)
         bat_s.append(b)
         generated["sequential"] = sum(c.usage.completion_tokens for c in seq)
@@ -75,6 +100,9 @@ def measure(model: LocalModel, rounds: int, tokens: int) -> dict[str, Any]:
         "sequential_tok_s": round(generated["sequential"] / s, 1),
         "batched_tok_s": round(generated["batched"] / b, 1),
         "speedup": round(s / b, 2),
+        # Each round's own ratio: neighbours' load hits a round's two halves alike.
+        "speedup_per_round": [round(x / y, 2) for x, y in zip(seq_s, bat_s, strict=True)],
+        "plain_generate_s": round(statistics.median(raw_s), 3),
         "tokens": generated,
         "batch_sizes": list(model.stats.batch_sizes[-(len(PROMPTS) + 1) :]),
         "rounds_s": {
@@ -94,7 +122,7 @@ def footprint(path: Path, quantization: str | None, dtype: str | None) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -111,6 +139,7 @@ def main() -> None:
         "requests": len(PROMPTS),
         "tokens_per_request": args.tokens,
         "rounds": args.rounds,
+        "load_average_before": [round(x, 2) for x in os.getloadavg()],
         "runs": [],
     }
     for quantization in ("4bit", None):
@@ -121,6 +150,7 @@ def main() -> None:
         results["runs"].append(run)
         model.close()
         gc.collect()
+    results["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     results["memory_bytes"] = {
         "nf4": footprint(path, "4bit", None),
         "fp32": footprint(path, None, "float32"),
@@ -128,12 +158,15 @@ def main() -> None:
     }
 
     print(f"\n{len(PROMPTS)} requests x {args.tokens} new tokens, median of {args.rounds} rounds")
-    print("| load | one at a time | micro-batched | speed-up |")
-    print("|---|---|---|---|")
+    print(f"load average before/after: {results['load_average_before']} / {results['load_average_after']}")  # fmt: skip
+    print("| load | one at a time | micro-batched | speed-up | plain batched generate |")
+    print("|---|---|---|---|---|")
     for r in results["runs"]:
         print(
             f"| {r['quantization']} | {r['sequential_s']:.2f} s ({r['sequential_tok_s']} tok/s) "
-            f"| {r['batched_s']:.2f} s ({r['batched_tok_s']} tok/s) | {r['speedup']}x |"
+            f"| {r['batched_s']:.2f} s ({r['batched_tok_s']} tok/s) | {r['speedup']}x "
+            f"(rounds: {', '.join(f'{x}x' for x in r['speedup_per_round'])}) "
+            f"| {r['plain_generate_s']:.2f} s |"
         )
     mem = results["memory_bytes"]
     print("\n| load | memory footprint |")
