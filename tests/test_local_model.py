@@ -179,6 +179,35 @@ def test_plain_prompt_and_system_folding() -> None:
     assert _fold_system(msgs) == [{"role": "user", "content": "Be brief.\n\nHi"}]
 
 
+def test_row_stopper_ends_each_row_on_its_own_terms() -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from fusionkit.models.local import _row_stopper_class
+
+    class Chars:  # a tokenizer whose token i is chr(i)
+        @staticmethod
+        def decode(ids: list[int], skip_special_tokens: bool = True) -> str:
+            return "".join(chr(i) for i in ids)
+
+    jobs = [job("a", max_tokens=2), job("b", max_tokens=9, stop="yz"), job("c", max_tokens=9)]
+    stopper = _row_stopper_class()(jobs, prompt_len=1, tokenizer=Chars())
+    rows = ["", "", ""]
+
+    def step(chars: str) -> list[bool]:
+        for i, c in enumerate(chars):
+            rows[i] += c
+        ids = torch.tensor([[0] + [ord(c) for c in r] for r in rows])
+        return stopper(ids, None).tolist()
+
+    assert step("axq") == [False, False, False]
+    assert stopper.first_token_at is not None
+    assert step("byr") == [True, False, False]  # row 0 reached its budget of 2
+    jobs[2].cancelled.set()  # row 2's caller went away
+    assert step("czs") == [True, True, True]  # row 1 wrote its stop string "yz"
+    assert stopper.ended_at == [2, 3, 3]
+    assert stopper.reason == ["length", "stop", "cancelled"]
+
+
 # -- argument checks and missing pieces (no weights load) ---------------------------------------
 
 
