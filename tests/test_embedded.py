@@ -249,6 +249,10 @@ def test_edge_model_is_loaded_once_and_answers(
     assert model.path == str(converted.resolve())
     assert model.name == f"{EMBEDDED_NAME}-nf4"
     assert edge_model(cache=False, device="cpu") is model  # a notebook's second call
+    import torch
+
+    if not torch.cuda.is_available():  # "auto" means the CPU here: the same model
+        assert edge_model(cache=False) is model
     assert "Paris" in model.complete("What is the capital of France?", max_tokens=10).text
 
 

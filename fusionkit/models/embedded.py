@@ -40,7 +40,7 @@ from typing import Any
 
 from .. import config
 from ..errors import ConfigurationError, MissingDependencyError
-from .local import INSTALL_LOCAL, LocalModel, _import_torch_transformers
+from .local import INSTALL_LOCAL, LocalModel, _import_torch_transformers, _resolve_device
 
 __all__ = [
     "EMBEDDED_FILE",
@@ -255,6 +255,10 @@ def edge_model(*, reuse: bool = True, progress: bool = True, **kwargs: Any) -> L
     source = override or str(embedded_model_path(progress=progress))
     if Path(source).expanduser().exists():
         source = str(Path(source).expanduser().resolve())
+    if kwargs.get("device", "auto") == "auto":
+        # Resolve now, so that device="cpu" and the default share one loaded model here.
+        torch, _ = _import_torch_transformers()
+        kwargs["device"] = _resolve_device(torch, "auto")
     key: Hashable | None = (source, tuple(sorted(kwargs.items())))
     try:
         hash(key)
