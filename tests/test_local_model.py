@@ -25,11 +25,18 @@ from fusionkit.errors import (
     ModelError,
     UnsupportedHardwareError,
 )
-from fusionkit.models._batching import BatchStats, Job, MicroBatcher, group_key
+from fusionkit.models._batching import (
+    BatcherClosed,
+    BatchStats,
+    Job,
+    MicroBatcher,
+    cut_at_stop,
+    group_key,
+    row_stopper_class,
+)
 from fusionkit.models.local import (
     INSTALL_LOCAL,
     LocalModel,
-    _cut_at_stop,
     _fold_system,
     _plain_prompt,
 )
@@ -71,6 +78,29 @@ def test_jobs_submitted_together_share_one_batch() -> None:
     assert b.stats == BatchStats(generate_calls=1, requests=4, batch_sizes=(4,))
     assert b.stats.batched_requests == 4
     b.close()
+
+
+def test_jobs_from_one_loop_iteration_share_a_batch_even_with_no_window() -> None:
+    rec = Recorder()
+    b = MicroBatcher(rec, window_s=0.0)
+
+    async def submit(prompt: str, delay: float = 0.0) -> str:
+        await asyncio.sleep(delay)
+        job_ = job(prompt)
+        return await asyncio.wrap_future(b.submit_from_loop(job_, asyncio.get_running_loop()))
+
+    async def go() -> list[str]:
+        return await asyncio.gather(submit("a"), submit("b"), submit("c"), submit("late", 0.2))
+
+    assert asyncio.run(go()) == ["answer to a", "answer to b", "answer to c", "answer to late"]
+    assert rec.batches == [["a", "b", "c"], ["late"]]
+    b.close()
+    loop = asyncio.new_event_loop()
+    try:
+        with pytest.raises(BatcherClosed):
+            b.submit_from_loop(job("x"), loop)
+    finally:
+        loop.close()
 
 
 def test_max_batch_size_splits_batches_in_arrival_order() -> None:
@@ -158,9 +188,9 @@ def test_close_fails_waiting_jobs_and_refuses_new_ones() -> None:
     assert rec.started.wait(5)
     waiting = b.submit(job("waiting"))
     b.close()
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(BatcherClosed, match="closed"):
         waiting.result(5)
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(BatcherClosed, match="closed"):
         b.submit(job("late"))
 
 
@@ -168,9 +198,9 @@ def test_close_fails_waiting_jobs_and_refuses_new_ones() -> None:
 
 
 def test_cut_at_stop_takes_the_earliest_stop() -> None:
-    assert _cut_at_stop("a, b. c", [".", ","]) == ("a", True)
-    assert _cut_at_stop("abc", ["x"]) == ("abc", False)
-    assert _cut_at_stop("abc", []) == ("abc", False)
+    assert cut_at_stop("a, b. c", [".", ","]) == ("a", True)
+    assert cut_at_stop("abc", ["x"]) == ("abc", False)
+    assert cut_at_stop("abc", []) == ("abc", False)
 
 
 def test_plain_prompt_and_system_folding() -> None:
@@ -182,7 +212,6 @@ def test_plain_prompt_and_system_folding() -> None:
 def test_row_stopper_ends_each_row_on_its_own_terms() -> None:
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from fusionkit.models.local import _row_stopper_class
 
     class Chars:  # a tokenizer whose token i is chr(i)
         @staticmethod
@@ -190,7 +219,7 @@ def test_row_stopper_ends_each_row_on_its_own_terms() -> None:
             return "".join(chr(i) for i in ids)
 
     jobs = [job("a", max_tokens=2), job("b", max_tokens=9, stop="yz"), job("c", max_tokens=9)]
-    stopper = _row_stopper_class()(jobs, prompt_len=1, tokenizer=Chars())
+    stopper = row_stopper_class()(jobs, prompt_len=1, tokenizer=Chars())
     rows = ["", "", ""]
 
     def step(chars: str) -> list[bool]:

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import gc
 import logging
 import time
@@ -52,7 +51,16 @@ from ..errors import (
     UnsupportedHardwareError,
 )
 from ..types import Completion, Request, Usage
-from ._batching import BatchStats, Job, MicroBatcher
+from ._batching import (
+    END,
+    BatcherClosed,
+    BatchStats,
+    Job,
+    MicroBatcher,
+    StreamSink,
+    cut_at_stop,
+    row_stopper_class,
+)
 from .base import Model
 
 __all__ = ["INSTALL_LOCAL", "LocalModel", "Quantization"]
@@ -64,7 +72,6 @@ INSTALL_LOCAL = "pip install 'fusionkit[local]'"
 
 _LABELS = {"4bit": "nf4", "8bit": "int8", "float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 _DTYPES = ("auto", "float32", "bfloat16", "float16")
-_END = object()
 
 
 def _import_torch_transformers() -> tuple[Any, Any]:
@@ -217,110 +224,6 @@ def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
                 m["content"] = f"{system}\n\n{m['content']}"
                 break
     return rest
-
-
-def _cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """Cut ``text`` at the earliest stop string; say whether one was found."""
-    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
-
-
-@functools.cache
-def _row_stopper_class() -> type:
-    """The per-row stopping criterion, built on first use so torch loads lazily."""
-    import torch
-    from transformers import StoppingCriteria
-
-    class RowStopper(StoppingCriteria):  # type: ignore[misc]
-        """Stops each row of a batch at its own budget, stop strings, or cancellation.
-
-        Returns one flag per row (transformers ANDs them into its unfinished-rows mask),
-        and records when each row ended and when the first token came.
-        """
-
-        def __init__(self, jobs: Sequence[Job], prompt_len: int, tokenizer: Any) -> None:
-            self.jobs = list(jobs)
-            self.prompt_len = prompt_len
-            self.tokenizer = tokenizer
-            self.ended_at: list[int | None] = [None] * len(jobs)
-            self.reason: list[str | None] = [None] * len(jobs)
-            self.first_token_at: float | None = None
-            # A stop string of n characters spans at most 4n byte-level tokens.
-            self.tail = [4 * max((len(s) for s in j.request.stop), default=0) + 2 for j in jobs]
-
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            if self.first_token_at is None:
-                self.first_token_at = time.perf_counter()
-            step = input_ids.shape[1] - self.prompt_len
-            live = [i for i, e in enumerate(self.ended_at) if e is None]
-            rows: list[list[int]] | None = None
-            if any(self.jobs[i].request.stop for i in live):
-                rows = input_ids[:, self.prompt_len :].tolist()
-            for i in live:
-                request = self.jobs[i].request
-                if self.jobs[i].cancelled.is_set():
-                    self.ended_at[i], self.reason[i] = step, "cancelled"
-                elif rows is not None and request.stop:
-                    tail = self.tokenizer.decode(rows[i][-self.tail[i] :], skip_special_tokens=True)
-                    if any(s in tail for s in request.stop):
-                        self.ended_at[i], self.reason[i] = step, "stop"
-                if self.ended_at[i] is None and step >= request.max_tokens:
-                    self.ended_at[i], self.reason[i] = step, "length"
-            flags = [e is not None for e in self.ended_at]
-            return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
-
-    return RowStopper
-
-
-class _StreamSink:
-    """Receives a streaming row's tokens in the worker thread; feeds an asyncio queue.
-
-    It duck-types transformers' ``BaseStreamer`` (``put``/``end``). The text it releases is
-    always a prefix of the final answer: it stops at a stop string, holds back the last
-    characters that could still become one, and holds back an incomplete UTF-8 character.
-    """
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], tokenizer: Any
-    ) -> None:
-        self.loop = loop
-        self.queue = queue
-        self.tokenizer = tokenizer
-        self.stops: tuple[str, ...] = ()
-        self.ids: list[int] = []
-        self.sent = ""
-        self.seen_prompt = False
-        self.first_token_at: float | None = None
-
-    def _push(self, item: object) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # the caller's loop is gone: nobody is listening any more
-            pass
-
-    def put(self, value: Any) -> None:
-        if not self.seen_prompt:  # generate() first hands over the prompt ids
-            self.seen_prompt = True
-            return
-        if self.first_token_at is None:
-            self.first_token_at = time.perf_counter()
-        self.ids.extend(int(t) for t in value.reshape(-1).tolist())
-        text = self.tokenizer.decode(
-            self.ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
-        text, found = _cut_at_stop(text, self.stops)
-        if not found and self.stops:
-            text = text[: max(0, len(text) - max(len(s) for s in self.stops) + 1)]
-        text = text.rstrip("\ufffd")
-        if len(text) > len(self.sent) and text.startswith(self.sent):
-            self._push(text[len(self.sent) :])
-            self.sent = text
-
-    def end(self) -> None:
-        """Called by generate(); the worker sends the end marker after the result is set."""
-
-    def close(self) -> None:
-        self._push(_END)
 
 
 class LocalModel(Model):
@@ -523,39 +426,43 @@ class LocalModel(Model):
 
     # -- serving ------------------------------------------------------------------------------
 
-    def _submit(self, job: Job) -> Any:
-        try:
-            return self._batcher.submit(job)
-        except RuntimeError as exc:
-            raise ModelError(
-                f"{self.name}: this LocalModel was closed; build a new one to use it again.",
-                model=self.name,
-            ) from exc
+    def _closed_error(self) -> ModelError:
+        return ModelError(
+            f"{self.name}: this LocalModel was closed; build a new one to use it again.",
+            model=self.name,
+        )
 
     async def _acomplete(self, request: Request) -> Completion:
         job = Job(request)
-        future = self._submit(job)
         try:
+            future = self._batcher.submit_from_loop(job, asyncio.get_running_loop())
             return await asyncio.wrap_future(future)  # type: ignore[no-any-return]
+        except BatcherClosed as exc:
+            raise self._closed_error() from exc
         except asyncio.CancelledError:
             job.cancelled.set()  # the row stops at its next step
             raise
 
     async def _astream(self, request: Request) -> AsyncIterator[str | Completion]:
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        sink = _StreamSink(asyncio.get_running_loop(), queue, self._tokenizer)
+        sink = StreamSink(asyncio.get_running_loop(), queue, self._tokenizer)
         sink.stops = request.stop
         job = Job(request, stream=sink)
-        future = self._submit(job)
+        try:
+            future = self._batcher.submit(job)
+        except BatcherClosed as exc:
+            raise self._closed_error() from exc
         sent = ""
         try:
             while True:
                 item = await queue.get()
-                if item is _END:
+                if item is END:
                     break
                 sent += item
                 yield item
             completion: Completion = await asyncio.wrap_future(future)
+        except BatcherClosed as exc:
+            raise self._closed_error() from exc
         except BaseException:  # cancelled, or the consumer stopped early (GeneratorExit)
             job.cancelled.set()
             raise
@@ -629,7 +536,7 @@ class LocalModel(Model):
             width = max(len(p) for p in prompts)
             ids = [[self._pad_id] * (width - len(p)) + p for p in prompts]
             mask = [[0] * (width - len(p)) + [1] * len(p) for p in prompts]
-            stopper = _row_stopper_class()(jobs, width, self._tokenizer)
+            stopper = row_stopper_class()(jobs, width, self._tokenizer)
             budget = max(j.request.max_tokens for j in jobs)
             seed = jobs[0].request.seed
             with torch.inference_mode():
@@ -684,7 +591,7 @@ class LocalModel(Model):
         text = self._tokenizer.decode(
             row[:n], skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
-        text, found = _cut_at_stop(text, request.stop)
+        text, found = cut_at_stop(text, request.stop)
         if found:
             finish = "stop"
         return Completion(
