@@ -564,3 +564,9 @@ def test_modes_are_listed() -> None:
     assert MODES == ("best-of", "merge", "debate", "vote")
     r = fuse(Q, pool3(), mode="majority")  # alias
     assert r.mode == "vote"
+
+
+def test_vote_with_a_clear_majority_never_calls_the_judge() -> None:
+    judge = FakeModel("judge", "{}")
+    r = fuse(Q, pool3(), judge=judge, mode="vote")
+    assert judge.call_count == 0 and r.judgment.tie_break is None and r.extracted_answer == "42"
