@@ -11,6 +11,9 @@ How it works:
   async caller awaits it with :func:`asyncio.wrap_future`. Nothing here is bound to an
   event loop, so one model serves the background loop of ``run_sync``, a notebook's own
   loop and plain threads alike.
+* Calls made from an event loop hand their jobs over at the end of the loop iteration
+  that made them (:meth:`MicroBatcher.submit_from_loop`), so the calls of one
+  ``asyncio.gather`` always arrive together; other threads submit directly.
 * One worker thread per model takes the oldest job, waits until ``window_s`` has passed
   since that job *arrived* (a job that already waited behind a running ``generate`` starts
   at once), then takes up to ``max_batch_size`` waiting jobs with the same
