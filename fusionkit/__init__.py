@@ -58,9 +58,17 @@ _LAZY: dict[str, str] = {
     "VotePanel": "fusionkit.widgets.voting",
     "Arena": "fusionkit.widgets.voting",
     "FusionConsole": "fusionkit.widgets.console",
-    # tasks
+    "extract_answer": "fusionkit.fusion.vote",
+    # tasks and evaluation
     "Task": "fusionkit.tasks",
     "make_tasks": "fusionkit.tasks",
+    "grade": "fusionkit.tasks",
+    "Condition": "fusionkit.evaluation",
+    "evaluate": "fusionkit.evaluation",
+    "aevaluate": "fusionkit.evaluation",
+    # rendering
+    "Report": "fusionkit.render.report",
+    "plot_ratings": "fusionkit.render.rating_plots",
 }
 
 __all__ = [
@@ -105,7 +113,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .panel.personas import DEFAULT_PERSONAS
     from .panel.review import Panel
     from .panel.types import PanelResult, Persona, Review, ToolCard
-    from .tasks import Task, make_tasks
+    from .evaluation import Condition, aevaluate, evaluate
+    from .fusion.vote import extract_answer
+    from .render.rating_plots import plot_ratings
+    from .render.report import Report
+    from .tasks import Task, grade, make_tasks
     from .votes.ratings import ratings, win_rate_matrix
     from .votes.store import VoteStore
     from .widgets.console import FusionConsole
