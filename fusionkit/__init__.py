@@ -100,10 +100,12 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
+    from .evaluation import Condition, aevaluate, evaluate
     from .fusion.engine import MODES, afuse, fuse
     from .fusion.events import FusionEvent
     from .fusion.many import afuse_many, fuse_many
     from .fusion.result import Candidate, FusionResult, Judgment
+    from .fusion.vote import extract_answer
     from .models.embedded import edge_model, embedded_model_path
     from .models.local import LocalModel
     from .models.openai_compat import OpenAICompatModel
@@ -113,8 +115,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .panel.personas import DEFAULT_PERSONAS
     from .panel.review import Panel
     from .panel.types import PanelResult, Persona, Review, ToolCard
-    from .evaluation import Condition, aevaluate, evaluate
-    from .fusion.vote import extract_answer
     from .render.rating_plots import plot_ratings
     from .render.report import Report
     from .tasks import Task, grade, make_tasks
