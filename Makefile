@@ -36,8 +36,9 @@ demo: setup
 
 # The whole suite: unit tests, real-model and browser tests (marked slow), and every
 # notebook executed by nbmake.
+NOTEBOOKS := $(wildcard notebooks/*.ipynb)
 test: setup
-	$(PY) -m pytest tests --nbmake notebooks --nbmake-timeout=900 $(PYTEST_ARGS)
+	$(PY) -m pytest tests $(if $(NOTEBOOKS),--nbmake $(NOTEBOOKS) --nbmake-timeout=900) $(PYTEST_ARGS)
 
 # The fast subset: no real model, no notebooks, no browser (seconds).
 test-fast: setup
