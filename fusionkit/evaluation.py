@@ -174,6 +174,7 @@ class Evaluation:
         ax2.set_xlabel("median latency per task (s)")
         fig.suptitle(f"Edge alone vs fused pools on {len(self.tasks)} verifiable tasks")
         fig.tight_layout()
+        plt.close(fig)  # returned, not shown: a notebook cell displays it exactly once
         return fig
 
 

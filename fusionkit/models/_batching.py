@@ -24,7 +24,7 @@ How it works:
 Grouping (what may share one ``generate``): every greedy request, whatever its
 ``max_tokens`` and ``stop`` (the batch runs to the largest budget and each row is stopped
 at its own budget and stop strings); unseeded sampling requests with equal temperature and
-top_p. A seeded request always runs alone, because the random stream a row sees depends
+top_p. A seeded *sampling* request runs alone, because the random stream a row sees depends
 on the rows beside it and a seed must give the same answer every time. Streaming requests
 run alone too.
 
@@ -112,10 +112,14 @@ class BatchStats:
 def group_key(job: Job) -> Hashable:
     """Jobs with equal keys may share one ``generate`` (see the module docstring)."""
     r = job.request
-    if job.stream is not None or r.seed is not None:
+    if job.stream is not None:
         return ("alone", id(job))
     if r.temperature == 0:
+        # Greedy decoding ignores the seed, so a seeded greedy request (every fusion judge
+        # call is one) may share a batch; only seeded *sampling* must run alone.
         return ("greedy",)
+    if r.seed is not None:
+        return ("alone", id(job))
     return ("sample", r.temperature, r.top_p)
 
 

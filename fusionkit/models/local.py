@@ -343,6 +343,11 @@ class LocalModel(Model):
             kwargs["quantization_config"] = transformers.BitsAndBytesConfig(load_in_8bit=True)
         if self.quantization:
             kwargs["device_map"] = {"": self.device}
+        # transformers' per-weight "Loading weights" bar floods notebooks and shared
+        # outputs for a few-second load; silence it for this call only.
+        tf_logging = transformers.utils.logging
+        bars_were_on = tf_logging.is_progress_bar_enabled()
+        tf_logging.disable_progress_bar()
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(self.path, **opts)
             model = transformers.AutoModelForCausalLM.from_pretrained(self.path, **opts, **kwargs)
@@ -368,6 +373,9 @@ class LocalModel(Model):
                     f"{self.device!r} ({exc}). Load it unquantized with quantization=None."
                 ) from exc
             raise ConfigurationError(f"cannot load {self.path!r}: {exc}") from exc
+        finally:
+            if bars_were_on:
+                tf_logging.enable_progress_bar()
         if not self.quantization:
             model = model.to(self.device)
         elif self.quantization == "4bit" and self.device == "cpu":
