@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.stamp-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.
 TORCH_CPU ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint format bench clean
+.PHONY: setup demo test test-fast notebooks lint format bench clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,12 @@ test: setup
 # The fast subset: no real model, no notebooks, no browser (seconds).
 test-fast: setup
 	$(PY) -m pytest tests -m "not slow" $(PYTEST_ARGS)
+
+# Re-execute the notebooks in place, then strip saved widget state so shared copies show
+# each widget's static snapshot (GitHub, nbviewer, exported HTML), and check them.
+notebooks: setup
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace notebooks/*.ipynb
+	$(PY) -m fusionkit.notebook_checks --fix --static --require-outputs notebooks/*.ipynb
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -59,6 +59,7 @@ __all__ = [
     "check_notebook",
     "check_notebooks",
     "find_secrets",
+    "strip_widget_state",
     "fix",
     "fix_widget_metadata",
     "main",
@@ -405,13 +406,37 @@ def _looks_like_models(mapping: Mapping[str, Any]) -> bool:
     return bool(mapping) and all(_is_model(v) for v in mapping.values())
 
 
-def fix(path: str | os.PathLike[str]) -> list[str]:
+def strip_widget_state(nb: Any) -> list[str]:
+    """Remove saved widget state so every widget shows its static ``text/html`` snapshot.
+
+    nbconvert (and so GitHub and nbviewer) renders a widget output through its live view
+    whenever the notebook carries that widget's saved state — which needs JavaScript from
+    a CDN and shows nothing offline — and falls back to the output's ``text/html`` when
+    the state is absent. fusionkit widgets put a snapshot of their state in that
+    ``text/html``, so a notebook shared without widget state reads everywhere. Re-running
+    the notebook in Jupyter recreates the live widgets.
+
+    Args:
+        nb: A notebook (``nbformat.NotebookNode`` or dict), modified in place.
+
+    Returns:
+        What was changed; empty when there was no widget state.
+    """
+    metadata = nb.get("metadata", {})
+    if "widgets" not in metadata:
+        return []
+    del metadata["widgets"]
+    return ["removed metadata.widgets (widgets now render their static text/html snapshot)"]
+
+
+def fix(path: str | os.PathLike[str], *, static: bool = False) -> list[str]:
     """Repair a notebook file's widget metadata (see :func:`fix_widget_metadata`).
 
     The file is rewritten atomically, and only when something changed.
 
     Args:
         path: The ``.ipynb`` file.
+        static: Also strip saved widget state (see :func:`strip_widget_state`).
 
     Returns:
         What was changed; empty when the file was left untouched.
@@ -419,7 +444,8 @@ def fix(path: str | os.PathLike[str]) -> list[str]:
     nbformat = _nbformat()
     target = Path(path)
     nb = nbformat.read(os.fspath(target), as_version=4)
-    changes = fix_widget_metadata(nb)
+    changes = strip_widget_state(nb) if static else []
+    changes += fix_widget_metadata(nb)
     if changes:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
         try:
@@ -450,6 +476,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--fix", action="store_true", help="repair or strip broken widget metadata first"
     )
     parser.add_argument(
+        "--static",
+        action="store_true",
+        help="with --fix: strip saved widget state so widgets show their text/html snapshot",
+    )
+    parser.add_argument(
         "--require-outputs",
         action="store_true",
         help="fail a notebook in which no code cell has outputs",
@@ -458,7 +489,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.fix:
         for path in args.notebooks:
             try:
-                for change in fix(path):
+                for change in fix(path, static=args.static):
                     print(f"{path}: fixed: {change}")
             except Exception as exc:  # an unreadable file is reported by the checks below
                 print(f"{path}: could not fix: {exc}", file=sys.stderr)
