@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, default=Path("reports/demo.html"), help="report path")
     d.add_argument("--votes", type=Path, default=Path("reports/demo-votes.db"))
     d.add_argument("--seed", type=int, default=0)
+    d.add_argument(
+        "--cache",
+        action="store_true",
+        help="reuse cached answers (fast re-run; latencies then are not fresh measurements)",
+    )
 
     f = sub.add_parser("fuse", help="fuse one prompt through a pool of models")
     f.add_argument("prompt")
@@ -48,7 +53,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
     from .demo import DemoConfig, run_demo
+
+    if not args.cache:
+        # The demo measures latency: answer afresh unless asked to reuse the cache.
+        os.environ["FUSIONKIT_CACHE"] = "0"
 
     cfg = DemoConfig(
         n_tasks=args.tasks,

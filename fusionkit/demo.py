@@ -173,6 +173,9 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
     )
     say("")
     say(table.to_string(index=False))
+    cached = int(summary["cached_answers"].sum())
+    if cached:
+        say(f"note: {cached} answers came from the response cache (not fresh latencies).")
     say("")
     say(rating_frame[["model", "rating", "lower", "upper", "rank"]].round(0).to_string(index=False))
     say("")

@@ -93,7 +93,11 @@ class Evaluation:
         return pd.DataFrame([{k: v for k, v in r.items() if k != "result"} for r in self.records])
 
     def summary(self) -> pd.DataFrame:
-        """One row per condition: accuracy, latency, tokens, cost and memory."""
+        """One row per condition: accuracy, latency, tokens, cost and memory.
+
+        ``cached_answers`` counts answers served from the response cache: a cached single
+        answer keeps its original latency, a fusion's wall time then measures the cache.
+        """
         import pandas as pd
 
         rows = []
@@ -115,6 +119,7 @@ class Evaluation:
                     "cost_usd": None if any(c is None for c in costs) else sum(costs),
                     "memory_mb": None if mem is None else mem / 1e6,
                     "errors": sum(r["error"] is not None for r in recs),
+                    "cached_answers": sum(int(r.get("cached") or 0) for r in recs),
                 }
             )
         return pd.DataFrame(rows)
@@ -192,6 +197,7 @@ async def _run_one(task: Task, cond: Condition, max_tokens: int) -> dict[str, An
         "latency_s": None,
         "tokens": 0,
         "cost_usd": None,
+        "cached": 0,
         "error": None,
         "result": None,
     }
@@ -201,6 +207,7 @@ async def _run_one(task: Task, cond: Condition, max_tokens: int) -> dict[str, An
             c = await cond.pool[0].acomplete(task.prompt, max_tokens=max_tokens, **cond.options)
             rec.update(reply=c.text, tokens=c.usage.total_tokens, cost_usd=c.cost_usd, result=c)
             rec["latency_s"] = c.latency_s
+            rec["cached"] = int(c.cached)
         else:
             r = await afuse(
                 task.prompt,
@@ -212,6 +219,7 @@ async def _run_one(task: Task, cond: Condition, max_tokens: int) -> dict[str, An
             )
             rec.update(reply=r.answer, tokens=r.usage.total_tokens, cost_usd=r.cost_usd, result=r)
             rec["latency_s"] = r.timings.total_s
+            rec["cached"] = sum(c.cached for c in r.candidates)
     except FusionkitError as exc:
         rec["error"] = f"{type(exc).__name__}: {exc}"
         rec["latency_s"] = time.perf_counter() - t0
