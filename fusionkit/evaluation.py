@@ -308,6 +308,17 @@ async def aevaluate(
     )
 
 
-def evaluate(tasks: Sequence[Task], conditions: Sequence[Condition], **kwargs: Any) -> Evaluation:
-    """Sync twin of :func:`aevaluate`."""
-    return run_sync(aevaluate(tasks, conditions, **kwargs))
+def evaluate(
+    tasks: Sequence[Task],
+    conditions: Sequence[Condition],
+    *,
+    max_tokens: int = 16,
+    concurrency: int = 16,
+    progress: bool | Callable[[str, int, int], None] = True,
+) -> Evaluation:
+    """Sync twin of :func:`aevaluate` (same arguments)."""
+    return run_sync(
+        aevaluate(
+            tasks, conditions, max_tokens=max_tokens, concurrency=concurrency, progress=progress
+        )
+    )

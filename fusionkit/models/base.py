@@ -178,12 +178,54 @@ class Model(abc.ABC):
 
     # -- the sync twins ---------------------------------------------------------------------
 
-    def complete(self, messages: MessagesLike, **kwargs: Any) -> Completion:
+    def complete(
+        self,
+        messages: MessagesLike,
+        *,
+        system: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        cache: bool | None = None,
+    ) -> Completion:
         """Sync twin of :meth:`acomplete`; works inside Jupyter's running loop."""
-        return run_sync(self.acomplete(messages, **kwargs))
+        return run_sync(
+            self.acomplete(
+                messages,
+                system=system,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                seed=seed,
+                stop=stop,
+                cache=cache,
+            )
+        )
 
-    def stream(self, messages: MessagesLike, **kwargs: Any) -> Iterator[str | Completion]:
+    def stream(
+        self,
+        messages: MessagesLike,
+        *,
+        system: str | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        top_p: float | None = None,
+        seed: int | None = None,
+        stop: str | Sequence[str] | None = None,
+        cache: bool | None = None,
+    ) -> Iterator[str | Completion]:
         """Sync twin of :meth:`astream`: iterate text chunks, then the final Completion."""
+        kwargs: dict[str, Any] = {
+            "system": system,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+            "top_p": top_p,
+            "seed": seed,
+            "stop": stop,
+            "cache": cache,
+        }
         q: queue.Queue[tuple[str, Any]] = queue.Queue()
         stop_flag = threading.Event()
 
