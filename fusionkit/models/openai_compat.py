@@ -34,20 +34,24 @@ Behaviour worth knowing:
   echo it included); errors are raised without the httpx exception chain attached.
 * **Event loops.** One ``httpx.AsyncClient`` per event loop (the sync API runs on
   fusionkit's background loop, notebooks' ``await`` on theirs); :meth:`aclose` closes them.
+
+What lives where: this module holds the connection (clients, the retry loop) and the
+presets; the wire format — request bodies, JSON and SSE parsing, the mapping of statuses
+and httpx failures to errors, ``Retry-After`` and backoff — is in
+:mod:`fusionkit.models._openai_wire`, so each reads in one sitting. Its public names
+(:func:`parse_retry_after`, :func:`backoff_delay`, :data:`MAX_RETRY_AFTER_S`) are
+importable from here as before.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
-import random
 import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -55,15 +59,18 @@ import httpx
 
 from .._secrets import Secret, redact
 from ..cache import ResponseCache
-from ..errors import (
-    ConfigurationError,
-    ModelConnectionError,
-    ModelError,
-    ModelTimeoutError,
-    ResponseFormatError,
-    error_for_status,
+from ..errors import ConfigurationError, ModelError
+from ..types import Completion, Request
+from ._openai_wire import (  # its public names stay importable from here, as before
+    BACKOFF_BASE_S,  # noqa: F401 - re-exported
+    BACKOFF_CAP_S,  # noqa: F401 - re-exported
+    MAX_RETRY_AFTER_S,
+    RETRY_STATUSES,
+    Wire,
+    backoff_delay,
+    build_body,
+    parse_retry_after,
 )
-from ..types import Completion, Request, Usage
 from .base import Model
 from .pricing import DEFAULT_PRICES, PriceLike, PriceTable
 
@@ -86,60 +93,10 @@ OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 OLLAMA_BASE_URL = "http://localhost:11434/v1"
 
-#: Statuses worth retrying (as the OpenAI SDK does): timeout, conflict, rate limit, 5xx.
-RETRY_STATUSES = frozenset({408, 409, 429})
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 8.0
-#: A Retry-After longer than this is not waited for; the error is raised with it instead.
-MAX_RETRY_AFTER_S = 60.0
-#: How much of a bad body an error quotes.
-_QUOTE_CHARS = 200
-
 _KEY_PAGES = {
     "OPENROUTER_API_KEY": "https://openrouter.ai/keys",
     "OPENAI_API_KEY": "https://platform.openai.com/api-keys",
 }
-
-
-def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds a server asked us to wait, from ``retry-after-ms`` or ``Retry-After``.
-
-    Args:
-        headers: Response headers (case-insensitive mapping such as ``httpx.Headers``).
-        now: The current UNIX time (for HTTP dates); defaults to ``time.time()``.
-
-    Returns:
-        Seconds to wait (>= 0), or None when absent or unreadable.
-    """
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            return max(0.0, float(ms) / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:  # pragma: no cover - older Pythons returned None
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def backoff_delay(attempt: int, *, rand: Callable[[], float] = random.random) -> float:
-    """Seconds to wait before retry number ``attempt + 1`` when the server gave no hint.
-
-    0.5 s × 2^attempt, capped at 8 s, minus up to 25 % jitter.
-    """
-    base = min(BACKOFF_BASE_S * (2**attempt), BACKOFF_CAP_S)
-    return base * (1.0 - 0.25 * rand())
 
 
 def _display_url(url: str) -> tuple[str, str | None]:
@@ -266,7 +223,7 @@ class OpenAICompatModel(Model):
     async def _acomplete(self, request: Request) -> Completion:
         start = time.perf_counter()
         response, raw, headers_at = await self._send(self._body(request, stream=False), True)
-        return self._completion_from_json(
+        return self._wire().completion_from_json(
             raw, response.headers.get("content-type", ""), start, headers_at - start
         )
 
@@ -279,13 +236,13 @@ class OpenAICompatModel(Model):
                 raw, failure = await self._read_all(response)
                 if failure is not None:
                     raise failure
-                completion = self._completion_from_json(
+                completion = self._wire().completion_from_json(
                     raw, response.headers.get("content-type", ""), start, headers_at - start
                 )
                 yield completion.text
                 yield completion
                 return
-            async for item in self._read_events(response, start):
+            async for item in self._wire().read_events(response, start):
                 yield item
         finally:
             await response.aclose()
@@ -313,23 +270,13 @@ class OpenAICompatModel(Model):
     # -- request ----------------------------------------------------------------------------
 
     def _body(self, request: Request, *, stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": [m.to_dict() for m in request.messages],
-            self.max_tokens_field: request.max_tokens,
-            "temperature": request.temperature,
-        }
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.stop:
-            body["stop"] = list(request.stop)
-        body.update(self.extra_body)
-        if stream:
-            body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
-        return body
+        return build_body(
+            request,
+            model=self.model,
+            max_tokens_field=self.max_tokens_field,
+            extra_body=self.extra_body,
+            stream=stream,
+        )
 
     def _client(self) -> httpx.AsyncClient:
         loop = asyncio.get_running_loop()
@@ -374,9 +321,9 @@ class OpenAICompatModel(Model):
                 req = client.build_request("POST", url, json=body, headers=self._request_headers())
                 response = await client.send(req, stream=True)
             except httpx.UnsupportedProtocol as exc:
-                failure, retryable = self._config_error(exc), False
+                failure, retryable = self._wire().config_error(exc), False
             except httpx.HTTPError as exc:
-                failure = self._transport_error(exc)
+                failure = self._wire().transport_error(exc)
             else:
                 headers_at = time.perf_counter()
                 if response.status_code < 300:
@@ -390,7 +337,7 @@ class OpenAICompatModel(Model):
                     raw, _ = await self._read_all(response)
                     retry_after = parse_retry_after(response.headers)
                     status = response.status_code
-                    failure = self._status_error(status, raw, retry_after)
+                    failure = self._wire().status_error(status, raw, retry_after)
                     retryable = status in RETRY_STATUSES or status >= 500
             if retry_after is not None and retry_after > MAX_RETRY_AFTER_S:
                 retryable = False
@@ -414,186 +361,29 @@ class OpenAICompatModel(Model):
         try:
             raw = await response.aread()
         except httpx.HTTPError as exc:
-            failure = self._transport_error(exc, during="reading the response")
+            failure = self._wire().transport_error(exc, during="reading the response")
         finally:
             await response.aclose()
         return raw, failure
 
-    # -- responses --------------------------------------------------------------------------
+    # -- the wire -----------------------------------------------------------------------------
 
-    def _completion_from_json(
-        self, raw: bytes, content_type: str, start: float, ttft: float | None
-    ) -> Completion:
-        data = self._parse_json(raw, content_type)
-        if isinstance(data, Mapping) and "error" in data and "choices" not in data:
-            raise self._error_from_payload(data["error"])
-        choices = data.get("choices") if isinstance(data, Mapping) else None
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-            raise self._format_error("a JSON object without 'choices'", raw)
-        message = choices[0].get("message")
-        if not isinstance(message, Mapping):
-            raise self._format_error("a choice without a 'message'", raw)
-        text = message.get("content") or ""
-        if not isinstance(text, str):
-            raise self._format_error("a message whose content is not text", raw)
-        usage_data = data.get("usage")
-        usage = _usage(usage_data)
-        return Completion(
-            text=text,
-            model=self.name,
-            usage=usage,
-            latency_s=time.perf_counter() - start,
-            ttft_s=ttft,
-            cost_usd=self._cost(usage_data, usage),
-            finish_reason=choices[0].get("finish_reason"),
+    def _wire(self) -> Wire:
+        # Built per call from the current attributes: presets and users may change
+        # status_hints, connect_hint or timeouts after construction.
+        return Wire(
+            name=self.name,
+            model=self.model,
+            display_url=self._display_base_url,
+            secrets=self._secrets,
+            timeout=self.timeout,
+            prices=self.prices,
+            connect_hint=self.connect_hint,
+            hint=self._hint,
         )
-
-    async def _read_events(
-        self, response: httpx.Response, start: float
-    ) -> AsyncIterator[str | Completion]:
-        parts: list[str] = []
-        ttft: float | None = None
-        finish: str | None = None
-        usage_data: Any = None
-        done = False
-        failure: ModelError | None = None
-        data_lines: list[str] = []
-        try:
-            async for line in response.aiter_lines():
-                if line.startswith("data:"):
-                    data_lines.append(line[5:].removeprefix(" "))
-                    continue
-                if line or not data_lines:
-                    continue  # comments (": keep-alive"), "event:", "id:", stray blanks
-                data = "\n".join(data_lines)
-                data_lines = []
-                if data.strip() == "[DONE]":
-                    done = True
-                    break
-                event = self._parse_event(data)
-                if "error" in event and not event.get("choices"):
-                    raise self._error_from_payload(event["error"])
-                if event.get("usage"):
-                    usage_data = event["usage"]
-                for choice in event.get("choices") or []:
-                    if not isinstance(choice, Mapping):
-                        continue
-                    delta = choice.get("delta") or {}
-                    piece = delta.get("content") if isinstance(delta, Mapping) else None
-                    if isinstance(piece, str) and piece:
-                        if ttft is None:
-                            ttft = time.perf_counter() - start
-                        parts.append(piece)
-                        yield piece
-                    if choice.get("finish_reason"):
-                        finish = choice["finish_reason"]
-        except httpx.TimeoutException:
-            failure = ModelTimeoutError(
-                f"{self.name}: the stream stalled for more than {self.timeout.read} s after "
-                f"{len(parts)} chunks; the partial answer was discarded. Raise read_timeout= "
-                "or retry.",
-                model=self.name,
-            )
-        except httpx.HTTPError as exc:
-            failure = ModelConnectionError(
-                f"{self.name}: the connection was cut mid-stream after {len(parts)} chunks "
-                f"({self._redact(str(exc)) or type(exc).__name__}); the partial answer was "
-                "discarded. Retry, or use a non-streaming call.",
-                model=self.name,
-            )
-        if failure is not None:
-            raise failure
-        if data_lines and not done:  # a last event without its blank line
-            if "\n".join(data_lines).strip() == "[DONE]":
-                done = True
-        if not done and finish is None:
-            raise ResponseFormatError(
-                f"{self.name}: the stream ended after {len(parts)} chunks without [DONE] or a "
-                "finish reason; the partial answer was discarded. The server closed the "
-                "stream early; retry, or use a non-streaming call.",
-                model=self.name,
-            )
-        usage = _usage(usage_data)
-        yield Completion(
-            text="".join(parts),
-            model=self.name,
-            usage=usage,
-            latency_s=time.perf_counter() - start,
-            ttft_s=ttft,
-            cost_usd=self._cost(usage_data, usage),
-            finish_reason=finish,
-        )
-
-    def _parse_json(self, raw: bytes, content_type: str) -> Any:
-        failure: ModelError | None = None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            kind = content_type.split(";")[0].strip() or "no content type"
-            failure = self._format_error(f"a body that is not JSON ({kind})", raw)
-        raise failure
-
-    def _parse_event(self, data: str) -> Mapping[str, Any]:
-        failure: ModelError | None = None
-        try:
-            event = json.loads(data)
-            if isinstance(event, Mapping):
-                return event
-        except ValueError:
-            pass
-        failure = self._format_error("a stream event that is not a JSON object", data.encode())
-        raise failure
-
-    def _cost(self, usage_data: Any, usage: Usage) -> float | None:
-        if isinstance(usage_data, Mapping):
-            reported = usage_data.get("cost")
-            if isinstance(reported, (int, float)) and not isinstance(reported, bool):
-                return float(reported)
-            return self.prices.cost(self.model, usage)
-        return None  # no token counts: the cost is unknown, not zero
-
-    # -- errors -----------------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets)
-
-    def _format_error(self, what: str, raw: bytes) -> ResponseFormatError:
-        start = self._redact(raw[: _QUOTE_CHARS * 4].decode("utf-8", "replace"))[:_QUOTE_CHARS]
-        return ResponseFormatError(
-            f"{self.name}: expected an OpenAI-style chat completion from "
-            f"{self._display_base_url}, got {what}; it starts {start!r}. Check that base_url "
-            "points at an OpenAI-compatible API (it usually ends in /v1).",
-            model=self.name,
-            provider_message=start,
-        )
-
-    def _status_error(self, status: int, raw: bytes, retry_after: float | None) -> ModelError:
-        text = raw.decode("utf-8", "replace")
-        message = text
-        try:
-            payload = json.loads(text)
-        except ValueError:
-            payload = None
-        if isinstance(payload, Mapping):
-            message = _error_text(payload.get("error", payload)) or text
-        return error_for_status(
-            status,
-            model=self.name,
-            provider_message=self._redact(message)[:1000],
-            hint=self._hint(status),
-            retry_after=retry_after,
-        )
-
-    def _error_from_payload(self, error: Any) -> ModelError:
-        """An error object inside a 200 body or a stream event (OpenRouter does this)."""
-        code = error.get("code") if isinstance(error, Mapping) else None
-        status = code if isinstance(code, int) and 400 <= code < 600 else 502
-        return error_for_status(
-            status,
-            model=self.name,
-            provider_message=self._redact(_error_text(error)),
-            hint=self._hint(status),
-        )
 
     def _hint(self, status: int) -> str | None:
         if status in (401, 403):
@@ -602,56 +392,6 @@ class OpenAICompatModel(Model):
             if self._api_key is None:
                 return "No API key was sent: pass api_key= or api_key_env=."
         return self.status_hints.get(status)
-
-    def _transport_error(self, exc: httpx.HTTPError, during: str = "") -> ModelError:
-        detail = self._redact(str(exc)) or type(exc).__name__
-        where = f" while {during}" if during else ""
-        if isinstance(exc, httpx.TimeoutException):
-            if isinstance(exc, httpx.ConnectTimeout):
-                what = f"could not connect within {self.timeout.connect} s (connect_timeout)"
-            elif isinstance(exc, httpx.ReadTimeout):
-                what = f"sent no data for {self.timeout.read} s (read_timeout){where}"
-            else:
-                what = f"timed out{where} ({type(exc).__name__})"
-            return ModelTimeoutError(
-                f"{self.name}: {self._display_base_url} {what}. Raise the timeout for slow "
-                "models, or retry later.",
-                model=self.name,
-            )
-        return ModelConnectionError(
-            f"{self.name}: could not talk to {self._display_base_url}{where}: {detail}. "
-            f"{self.connect_hint}",
-            model=self.name,
-        )
-
-    def _config_error(self, exc: httpx.HTTPError) -> ConfigurationError:
-        return ConfigurationError(
-            f"{self.name}: cannot use base_url {self._display_base_url!r}: "
-            f"{self._redact(str(exc))}."
-        )
-
-
-def _error_text(error: Any) -> str:
-    if isinstance(error, Mapping):
-        for key in ("message", "detail", "error"):
-            value = error.get(key)
-            if isinstance(value, str) and value:
-                return value
-            if isinstance(value, Mapping):
-                return _error_text(value)
-        return json.dumps(error)[:500]
-    return str(error)
-
-
-def _usage(data: Any) -> Usage:
-    if not isinstance(data, Mapping):
-        return Usage()
-
-    def count(key: str) -> int:
-        value = data.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    return Usage(prompt_tokens=count("prompt_tokens"), completion_tokens=count("completion_tokens"))
 
 
 def _price_table(model: str, prices: Any) -> PriceTable:
