@@ -15,6 +15,11 @@ Like every fusionkit widget, its MIME bundle carries a ``text/html`` snapshot of
 state beside the live view (:class:`~fusionkit.widgets._static.StaticSnapshot`), so an
 executed notebook shows the last run on GitHub and nbviewer. All model and user text goes
 through the autoescaping ``widget_console*.html`` templates; rendering never calls a model.
+
+Layout: this module holds the ipywidgets layout and callbacks. The per-member status model
+(:class:`MemberStatus`, how each event moves a row, the stage line, the timeline bars) is
+pure bookkeeping and lives in :mod:`fusionkit.widgets._console_state`, so each reads in
+one sitting; its names are re-exported here and importable from this module as before.
 """
 
 from __future__ import annotations
@@ -23,8 +28,7 @@ import asyncio
 import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, Future
-from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import Any
 
 import ipywidgets as widgets
 
@@ -36,89 +40,20 @@ from ..fusion.result import FusionResult
 from ..models.base import Model
 from ..models.specs import model as resolve_model
 from ..render.html import render
+from ._console_state import MemberStatus as MemberStatus
+from ._console_state import Span as Span
+from ._console_state import State as State
+from ._console_state import _apply_judge as _apply_judge
+from ._console_state import _apply_member as _apply_member
+from ._console_state import _member_index as _member_index
+from ._console_state import _settle as _settle
+from ._console_state import _stage_text as _stage_text
+from ._console_state import timeline_spans as timeline_spans
 from ._static import StaticSnapshot
 
 __all__ = ["FusionConsole", "MemberStatus", "timeline_spans"]
 
-State = Literal["waiting", "running", "done", "failed", "not run"]
 NO_JUDGE = "(no judge)"
-
-
-@dataclass(frozen=True, slots=True)
-class MemberStatus:
-    """The live status of one pool member (or of the judge).
-
-    Attributes:
-        name: The model's display name.
-        role: ``"member"`` or ``"judge"``.
-        state: ``"waiting"``, ``"running"``, ``"done"``, ``"failed"`` or ``"not run"``.
-        label: The member's anonymous label once the engine has used it (``"A"``).
-        latency_s: Seconds of the last finished or failed call (the judge: all its calls).
-        error: ``"ErrorType: message"`` when the last call failed.
-        note: Extra words: the debate round, the judge step, a re-ask, a fallback.
-        calls: How many calls finished or failed (debate rounds and re-asks add up).
-    """
-
-    name: str
-    role: str = "member"
-    state: State = "waiting"
-    label: str | None = None
-    latency_s: float | None = None
-    error: str | None = None
-    note: str = ""
-    calls: int = 0
-
-    @property
-    def text(self) -> str:
-        """``"waiting"``, ``"running"``, ``"done · 850 ms"``, ``"failed · Type: reason"``."""
-        from ..render.html import fmt_seconds
-
-        if self.state == "done" and self.latency_s is not None:
-            return f"done · {fmt_seconds(self.latency_s)}"
-        if self.state == "failed":
-            return f"failed · {self.error}" if self.error else "failed"
-        return self.state
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """One bar of the timeline: a member call, a debate turn or a judge call."""
-
-    who: str
-    what: str
-    start_s: float
-    end_s: float
-    ok: bool
-
-    @property
-    def duration_s(self) -> float:
-        """Length of the span in seconds."""
-        return max(0.0, self.end_s - self.start_s)
-
-
-def timeline_spans(result: FusionResult) -> list[Span]:
-    """Every timed call of a fusion, in start order (pure; used by the Timeline tab)."""
-    spans = [
-        Span(f"{c.label} · {c.model}", "answer", c.start_s, c.end_s, c.ok)
-        for c in result.candidates
-    ]
-    for rnd in result.rounds:
-        if rnd.index == 0:  # round 0 repeats the initial answers already listed
-            continue
-        spans += [
-            Span(
-                f"{t.label} · {t.model}",
-                f"debate round {rnd.index}",
-                t.start_s,
-                t.end_s,
-                t.error is None,
-            )
-            for t in rnd.turns
-        ]
-    spans += [
-        Span(f"judge · {j.model}", j.step, j.start_s, j.end_s, j.ok) for j in result.judge_calls
-    ]
-    return sorted(spans, key=lambda s: (s.start_s, s.who))
 
 
 def _unique_names(models: Sequence[Model]) -> list[str]:
@@ -368,22 +303,11 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
     def _on_mode(self, change: Mapping[str, Any]) -> None:
         self.rounds_box.disabled = change["new"] != "debate"
 
-    def _member_index(self, event: FusionEvent) -> int | None:
-        # Labels are shuffled by the engine, so a row learns its label from its first event;
-        # a repeated model takes the first of its rows still without a label.
-        for i, row in enumerate(self._rows):
-            if event.label is not None and row.label == event.label:
-                return i
-        for i, row in enumerate(self._rows):
-            if row.label is None and row.name == event.model:
-                return i
-        return None
-
     def _on_event(self, event: FusionEvent) -> None:
         with self._lock:
             kind = event.kind
             if kind.startswith("member_"):
-                i = self._member_index(event)
+                i = _member_index(self._rows, event)
                 if i is not None:
                     self._rows[i] = _apply_member(self._rows[i], event)
             elif kind.startswith("judge_") and self._judge_row is not None:
@@ -407,17 +331,7 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
         with self._lock:
             self._result, self._error, self._message = result, error, message
             self._stage = "Finished." if result is not None else "Not finished."
-            # Members the engine never reached (validation error, cancel) did not run.
-            self._rows = [
-                replace(r, state="not run") if r.state in ("waiting", "running") else r
-                for r in self._rows
-            ]
-            jr = self._judge_row
-            if jr is not None and jr.state in ("waiting", "running"):
-                note = jr.note
-                if result is not None and jr.calls == 0:
-                    note = f"not needed (method: {result.judgment.method})"
-                self._judge_row = replace(jr, state="not run", note=note)
+            self._rows, self._judge_row = _settle(self._rows, self._judge_row, result)
         try:
             self._refresh_status()
             self._refresh_result()
@@ -478,57 +392,3 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
                 **self._status_context(),
                 **self._result_context(),
             )
-
-
-def _apply_member(row: MemberStatus, e: FusionEvent) -> MemberStatus:
-    note = f"debate round {e.round}" if e.stage == "debate" and e.round else row.note
-    if e.kind == "member_start":
-        return replace(row, label=e.label, state="running", note=note, error=None)
-    if e.kind == "member_finish":
-        return replace(
-            row, label=e.label, state="done", latency_s=e.latency_s, note=note, calls=row.calls + 1
-        )
-    if e.kind == "member_failed":
-        if e.stage == "debate":
-            note = f"{note}; keeps its previous answer"
-        return replace(
-            row,
-            label=e.label,
-            state="failed",
-            latency_s=e.latency_s,
-            error=e.error,
-            note=note,
-            calls=row.calls + 1,
-        )
-    return row
-
-
-def _apply_judge(row: MemberStatus, e: FusionEvent) -> MemberStatus:
-    total = (row.latency_s or 0.0) + (e.latency_s or 0.0)
-    if e.kind == "judge_start":
-        return replace(row, state="running", note=e.detail or row.note)
-    if e.kind == "judge_finish":
-        return replace(row, state="done", latency_s=total, error=None, calls=row.calls + 1)
-    if e.kind == "judge_failed":
-        return replace(row, state="failed", latency_s=total, error=e.error, calls=row.calls + 1)
-    if e.kind == "judge_retry":
-        return replace(row, note=f"re-asked: {e.detail}" if e.detail else "re-asked")
-    if e.kind == "judge_fallback":
-        return replace(row, note=f"fallback: {e.detail}" if e.detail else "fallback")
-    return row
-
-
-def _stage_text(e: FusionEvent, mode: str | None) -> str:
-    if e.kind == "fusion_start":
-        return f"Running ({mode})…"
-    if e.kind == "stage_start" and e.stage == "pool":
-        return "Stage 1: the pool is answering…"
-    if e.kind == "round_start":
-        return f"Debate round {e.round}…"
-    if e.kind == "round_finish":
-        return f"Debate round {e.round}: {e.detail or 'done'}."
-    if e.kind == "stage_start" and e.stage in ("judge", "vote"):
-        return "Stage 2: the judge is fusing…" if e.stage == "judge" else "Stage 2: counting votes…"
-    if e.kind == "fusion_finish":
-        return "Finished."
-    return ""
