@@ -1,17 +1,22 @@
 """VoteStore: community votes (ship/skip) and pairwise battles in one SQLite file.
 
+What lives where: this module holds :class:`VoteStore` (connections, transactions, the
+queries and exports), its records :class:`Vote` and :class:`Battle`, and the validation of
+verdicts and winners. The file format — the ``application_id`` identity, the schema
+history (:data:`MIGRATIONS`), and the read-only inspection that refuses foreign or damaged
+files — is in :mod:`fusionkit.votes._schema`, so each reads in one sitting; its public
+names (``APPLICATION_ID``, ``MIGRATIONS``, ``SCHEMA_VERSION``, ``Migration``) are
+importable from here as before.
+
 Design:
 
 * **Our file, or hands off.** Every store carries SQLite's ``application_id`` header
   field set to :data:`APPLICATION_ID` (``"FKVS"``) and its schema version in
-  ``user_version``. Before writing anything, an existing file is inspected *read-only*:
-  first its 100-byte header is read with plain file I/O, then (when it is a SQLite file)
-  it is opened with ``mode=ro`` — with ``immutable=1`` when it is not ours, so not even
-  ``-wal``/``-shm`` side files appear beside a foreign database. Random bytes, a damaged
-  header, or a SQLite database of another kind raise :class:`CorruptStoreError` and the
+  ``user_version``. Before writing anything, an existing file is inspected *read-only*
+  (see :mod:`fusionkit.votes._schema`). Random bytes, a damaged header, or a SQLite
+  database of another kind raise :class:`~fusionkit.errors.CorruptStoreError` and the
   file is left byte-identical. Damage found later, mid-operation, raises the same error.
-* **Migrations** are an ordered tuple of :class:`Migration` (version, description, SQL
-  statements) applied in one ``BEGIN IMMEDIATE`` transaction, together with the new
+* **Migrations** are applied in one ``BEGIN IMMEDIATE`` transaction, together with the new
   ``user_version``; a new file is created in rollback-journal mode (so the header with our
   application id reaches the main file at once) and switched to WAL afterwards.
 * **Concurrent writers lose nothing.** WAL, a busy timeout, one connection per thread (and
@@ -29,14 +34,22 @@ import os
 import sqlite3
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import CorruptStoreError, InvalidRequestError, StoreError
+from ..errors import InvalidRequestError, StoreError
+from ._schema import (  # the public names stay importable from here, as before
+    APPLICATION_ID,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    apply_migrations,
+    corrupt,
+    inspect_file,
+)
 
 if TYPE_CHECKING:  # pandas is imported lazily: building a store must stay light.
     import pandas as pd
@@ -55,8 +68,6 @@ __all__ = [
     "normalize_winner",
 ]
 
-#: SQLite ``application_id`` of a vote store: the bytes ``b"FKVS"`` as a big-endian int.
-APPLICATION_ID = int.from_bytes(b"FKVS", "big")
 
 #: Accepted ship/skip verdicts.
 VERDICTS: tuple[str, ...] = ("ship", "skip")
@@ -65,72 +76,6 @@ WINNERS: tuple[str, ...] = ("a", "b", "tie", "bothbad")
 
 _BUSY_TIMEOUT_S = 60.0
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Migration:
-    """One step of the schema history.
-
-    Attributes:
-        version: The ``user_version`` the file has after this step.
-        description: What the step adds (for humans reading the code).
-        statements: SQL statements run in order, inside the migration transaction.
-    """
-
-    version: int
-    description: str
-    statements: tuple[str, ...]
-
-
-#: The schema history, oldest first. Never edit a shipped step: append a new one.
-MIGRATIONS: tuple[Migration, ...] = (
-    Migration(
-        1,
-        "ship/skip votes: the current vote per (subject, voter) and the full history",
-        (
-            """CREATE TABLE votes (
-                subject    TEXT NOT NULL,
-                voter      TEXT NOT NULL,
-                verdict    TEXT NOT NULL CHECK (verdict IN ('ship', 'skip')),
-                updated_at REAL NOT NULL,
-                PRIMARY KEY (subject, voter)
-            )""",
-            """CREATE TABLE vote_history (
-                id         INTEGER PRIMARY KEY AUTOINCREMENT,
-                subject    TEXT NOT NULL,
-                voter      TEXT NOT NULL,
-                verdict    TEXT NOT NULL CHECK (verdict IN ('ship', 'skip')),
-                created_at REAL NOT NULL
-            )""",
-        ),
-    ),
-    Migration(
-        2,
-        "pairwise battles (Arena) and an index to list subjects in first-vote order",
-        (
-            """CREATE TABLE battles (
-                id         INTEGER PRIMARY KEY AUTOINCREMENT,
-                model_a    TEXT NOT NULL,
-                model_b    TEXT NOT NULL,
-                winner     TEXT NOT NULL CHECK (winner IN ('a', 'b', 'tie', 'bothbad')),
-                voter      TEXT NOT NULL,
-                prompt     TEXT,
-                created_at REAL NOT NULL,
-                CHECK (model_a <> model_b)
-            )""",
-            "CREATE INDEX vote_history_subject ON vote_history (subject, id)",
-        ),
-    ),
-)
-
-#: The schema version this code writes.
-SCHEMA_VERSION = MIGRATIONS[-1].version
-
-#: Tables that must exist at each version (used to recognise a damaged store).
-_TABLES_AT: dict[int, frozenset[str]] = {
-    1: frozenset({"votes", "vote_history"}),
-    2: frozenset({"votes", "vote_history", "battles"}),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,73 +154,6 @@ def normalize_winner(winner: object) -> str:
     return key
 
 
-# -- inspecting a file without touching it -----------------------------------------------------
-
-
-def _ro_uri(path: Path, *, immutable: bool) -> str:
-    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
-    return uri + "&immutable=1" if immutable else uri
-
-
-def _corrupt(path: Path, what: str) -> CorruptStoreError:
-    return CorruptStoreError(
-        f"{path} is not a usable fusionkit vote store: {what}. The file was left untouched. "
-        "Point VoteStore at a new path, or move this file aside (and restore a backup if "
-        "it held votes)."
-    )
-
-
-def _inspect(path: Path) -> None:
-    """Refuse, without modifying it, a file that is not a healthy vote store.
-
-    Raises:
-        CorruptStoreError: Not SQLite, damaged, or a SQLite database of another kind.
-        StoreError: A store written by a newer fusionkit.
-    """
-    if not path.exists():
-        return
-    if path.is_dir():
-        raise StoreError(f"{path} is a folder; give VoteStore a file path such as votes.db.")
-    with path.open("rb") as fh:
-        header = fh.read(100)
-    if not header:
-        return  # an empty file (e.g. from sqlite3.connect) is a new database
-    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
-        raise _corrupt(path, "it is not a SQLite database (damaged, or some other kind of file)")
-    ours = int.from_bytes(header[68:72], "big") == APPLICATION_ID
-    wal = header[18] == 2
-    # A foreign file is read immutable: no locks and no -wal/-shm beside it.
-    try:
-        conn = sqlite3.connect(_ro_uri(path, immutable=not ours), uri=True)
-    except sqlite3.Error as exc:
-        raise _corrupt(path, f"SQLite cannot open it ({exc})") from None
-    try:
-        tables = {
-            row[0]
-            for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            if not row[0].startswith("sqlite_")
-        }
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.DatabaseError as exc:
-        raise _corrupt(path, f"SQLite cannot read it ({exc})") from None
-    finally:
-        conn.close()
-    if not ours:
-        if not tables and not wal:
-            return  # an empty SQLite database: adopt it
-        listed = ", ".join(sorted(tables)[:6]) or "none in the main file"
-        raise _corrupt(path, f"it is a SQLite database of another kind (tables: {listed})")
-    if version > SCHEMA_VERSION:
-        raise StoreError(
-            f"{path} was written by a newer fusionkit (vote store schema v{version}; this "
-            f"version knows up to v{SCHEMA_VERSION}). Upgrade fusionkit, or use another path. "
-            "The file was left untouched."
-        )
-    missing = _TABLES_AT.get(version, frozenset()) - tables
-    if missing:
-        raise _corrupt(path, f"tables {sorted(missing)} of schema v{version} are missing")
-
-
 # -- the store ------------------------------------------------------------------------------------
 
 
@@ -304,7 +182,7 @@ class VoteStore:
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._closed = False
-        _inspect(self.path)
+        inspect_file(self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._migrate()
 
@@ -364,10 +242,10 @@ class VoteStore:
                     f"while {action}; retry, or check for a process holding it open."
                 ) from exc
             if "no such table" in text or "no such column" in text:
-                raise _corrupt(self.path, f"its schema was changed by hand ({exc})") from exc
+                raise corrupt(self.path, f"its schema was changed by hand ({exc})") from exc
             raise StoreError(f"{self.path}: SQLite failed while {action}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
-            raise _corrupt(self.path, f"SQLite reported damage while {action} ({exc})") from exc
+            raise corrupt(self.path, f"SQLite reported damage while {action} ({exc})") from exc
 
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
@@ -392,20 +270,7 @@ class VoteStore:
 
     def _migrate(self) -> None:
         with self._write("creating or upgrading the schema") as conn:
-            # Re-read under the write lock: another process may have just created it.
-            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-            if app_id not in (0, APPLICATION_ID) or (app_id == 0 and version != 0):
-                raise _corrupt(self.path, "it became a SQLite database of another kind")
-            if version > SCHEMA_VERSION:  # pragma: no cover - _inspect caught it first
-                raise StoreError(f"{self.path} was written by a newer fusionkit (v{version}).")
-            if app_id == 0:
-                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            for step in MIGRATIONS:
-                if step.version > version:
-                    for statement in step.statements:
-                        conn.execute(statement)
-                    conn.execute(f"PRAGMA user_version = {step.version}")
+            apply_migrations(conn, self.path)
         conn = self._conn()
         with self._translate("switching to WAL"):
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
