@@ -45,10 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--mode", default="best-of", help="best-of, merge, debate or vote")
     f.add_argument("--rounds", type=int, default=2, help="debate rounds")
     f.add_argument("--max-tokens", type=int, default=128)
+    f.add_argument("--judge-max-tokens", type=int, default=None)
     f.add_argument("--temperature", type=float, default=None)
     f.add_argument("--seed", type=int, default=None)
     f.add_argument("--timeout", type=float, default=None, help="seconds per member")
     f.add_argument("--json", action="store_true", help="print the result as JSON")
+    f.add_argument("--events", action="store_true", help="print fusion events to stderr")
     return p
 
 
@@ -78,15 +80,16 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     from .fusion.engine import fuse
     from .models.specs import model
 
-    pool_specs = [s.strip() for s in args.pool.split(",") if s.strip()]
-    cache: dict[str, object] = {}
-    pool = [cache.setdefault(s, model(s)) for s in pool_specs]
-    judge = None
-    if args.judge:
-        judge = cache.get(args.judge) or model(args.judge)
+    specs = [s.strip() for s in args.pool.split(",") if s.strip()]
+    # A repeated spec is the same instance: Self-MoA samples it once per occurrence with its
+    # own seed, and a local model loads once.
+    built: dict[str, object] = {}
+    pool = [built.setdefault(s, model(s)) for s in specs]
+    judge = built.setdefault(args.judge, model(args.judge)) if args.judge else None
 
     def show(event: object) -> None:
-        print(f"  · {event}", file=sys.stderr)
+        if args.events:
+            print(f"  · {event}", file=sys.stderr)
 
     result = fuse(
         args.prompt,
@@ -95,6 +98,7 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
         mode=args.mode,
         rounds=args.rounds,
         max_tokens=args.max_tokens,
+        judge_max_tokens=args.judge_max_tokens,
         temperature=args.temperature,
         seed=args.seed,
         timeout=args.timeout,
@@ -105,16 +109,23 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
         data["candidates"] = result.to_frame().to_dict(orient="records")
         print(json.dumps(data, indent=2, default=str))
         return 0
+    columns = ["label", "model", "winner", "score", "completion_tokens", "latency_s", "cost_usd"]
     frame = result.to_frame()
-    print()
-    print(frame.to_string(index=False, max_colwidth=60))
-    print()
-    print(f"mode: {result.mode} · method: {result.judgment.method}", end="")
-    if result.judgment.fallback:
-        print(f" · FALLBACK: {result.judgment.fallback_reason}", end="")
-    print()
-    print("answer:")
-    print(result.answer)
+    frame["status"] = frame["error"].fillna("ok")
+    print(frame[[*columns, "status"]].to_string(index=False, max_colwidth=70))
+    j = result.judgment
+    print(f"\nmode: {result.mode} · method: {j.method} · winner: {j.winner}")
+    if j.votes:
+        print(f"votes: {j.votes}")
+    if j.fallback:
+        print(f"fallback: {j.fallback_reason}")
+    print(f"rationale: {j.rationale}")
+    t = result.timings
+    cost = "unknown" if result.cost_usd is None else f"${result.cost_usd:.6f}"
+    print(
+        f"time: {t.total_s:.2f} s (pool {t.pool_wall_s:.2f} s, judge {t.judge_s:.2f} s) · cost {cost}"
+    )
+    print(f"\nanswer:\n{result.answer}")
     return 0
 
 
@@ -133,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args)
         return _cmd_fuse(args)
     except FusionkitError as exc:
-        print(f"fusionkit: error: {exc}", file=sys.stderr)
+        print(f"fusionkit: error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
 
 
