@@ -22,31 +22,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 import pandas as pd
 
 import fusionkit as fk
-from fusionkit.evaluation import Condition, evaluate
-
-
-def conditions(model: fk.Model, samples: int, pool_size: int, judge_tokens: int) -> list[Condition]:
-    """The edge alone, a vote, best-of with a judge, and a one-round debate."""
-    sampled = {"temperature": 0.7, "seed": 0}
-    judged = {**sampled, "judge_max_tokens": judge_tokens}
-    return [
-        Condition("alone", (model,)),
-        Condition(f"vote ×{samples}", (model,) * samples, mode="vote", options=sampled),
-        Condition(
-            f"best-of ×{pool_size}",
-            (model,) * pool_size,
-            mode="best-of",
-            judge=model,
-            options=judged,
-        ),
-        Condition(
-            f"debate ×{pool_size}",
-            (model,) * pool_size,
-            mode="debate",
-            judge=model,
-            options={**judged, "rounds": 1},
-        ),
-    ]
+from fusionkit.evaluation import evaluate, standard_conditions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,7 +47,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = fk.model(args.model)
         tasks = fk.make_tasks(args.tasks, seed=args.seed)
-        conds = conditions(model, args.samples, args.pool_size, args.judge_max_tokens)
+        conds = standard_conditions(
+            model,
+            samples=args.samples,
+            pool_size=args.pool_size,
+            judge_max_tokens=args.judge_max_tokens,
+            alone="alone",
+        )
         print(f"{len(tasks)} tasks × {len(conds)} conditions on {model.name} ...")
         ev = evaluate(tasks, conds, max_tokens=args.max_tokens, progress=False)
         rated = fk.ratings(ev.battles(), rounds=300, seed=0)

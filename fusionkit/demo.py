@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .evaluation import Condition, Evaluation, aevaluate
+from .evaluation import Condition, Evaluation, aevaluate, standard_conditions
 
 __all__ = ["DemoConfig", "DemoOutcome", "run_demo"]
 
@@ -51,26 +51,13 @@ class DemoOutcome:
 
 
 def _conditions(edge: Any, cfg: DemoConfig) -> list[Condition]:
-    sampled = {"temperature": 0.7, "seed": cfg.seed}
-    judged = {**sampled, "judge_max_tokens": cfg.judge_max_tokens}
-    return [
-        Condition("edge alone", (edge,)),
-        Condition(f"vote ×{cfg.samples}", (edge,) * cfg.samples, mode="vote", options=sampled),
-        Condition(
-            f"best-of ×{cfg.pool_size}",
-            (edge,) * cfg.pool_size,
-            mode="best-of",
-            judge=edge,
-            options=judged,
-        ),
-        Condition(
-            f"debate ×{cfg.pool_size}",
-            (edge,) * cfg.pool_size,
-            mode="debate",
-            judge=edge,
-            options={**judged, "rounds": 1},
-        ),
-    ]
+    return standard_conditions(
+        edge,
+        samples=cfg.samples,
+        pool_size=cfg.pool_size,
+        judge_max_tokens=cfg.judge_max_tokens,
+        seed=cfg.seed,
+    )
 
 
 def _cards(evaluation: Evaluation, edge_name: str) -> tuple[Any, Any, str]:

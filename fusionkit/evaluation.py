@@ -26,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["Condition", "Evaluation", "aevaluate", "evaluate"]
+__all__ = ["Condition", "Evaluation", "aevaluate", "evaluate", "standard_conditions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,53 @@ class Condition:
             return "1 call"
         judge = " + judge" if self.judge is not None else ""
         return f"{len(self.pool)} members{judge}"
+
+
+def standard_conditions(
+    model: Model,
+    *,
+    samples: int = 5,
+    pool_size: int = 3,
+    judge_max_tokens: int = 64,
+    seed: int = 0,
+    alone: str = "edge alone",
+) -> list[Condition]:
+    """The usual comparison: one model alone, a vote, best-of with a judge, a debate.
+
+    Fused pools are Self-MoA pools of the same model sampled at temperature 0.7 with
+    distinct seeds; the model also judges, and the debate runs one round.
+
+    Args:
+        model: The model to compare with fused pools of itself.
+        samples: Members of the vote pool.
+        pool_size: Members of the best-of and debate pools.
+        judge_max_tokens: Token limit of each judge reply.
+        seed: Base seed of the samples.
+        alone: Name of the single-model condition.
+
+    Returns:
+        Four conditions, named ``alone``, ``vote ×N``, ``best-of ×N`` and ``debate ×N``.
+    """
+    sampled = {"temperature": 0.7, "seed": seed}
+    judged = {**sampled, "judge_max_tokens": judge_max_tokens}
+    return [
+        Condition(alone, (model,)),
+        Condition(f"vote ×{samples}", (model,) * samples, mode="vote", options=sampled),
+        Condition(
+            f"best-of ×{pool_size}",
+            (model,) * pool_size,
+            mode="best-of",
+            judge=model,
+            options=judged,
+        ),
+        Condition(
+            f"debate ×{pool_size}",
+            (model,) * pool_size,
+            mode="debate",
+            judge=model,
+            options={**judged, "rounds": 1},
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
