@@ -31,6 +31,7 @@ Design:
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -271,11 +272,30 @@ class VoteStore:
     def _migrate(self) -> None:
         with self._write("creating or upgrading the schema") as conn:
             apply_migrations(conn, self.path)
+        self._switch_to_wal()
+
+    def _switch_to_wal(self) -> None:
+        """Put the file in WAL mode (persistent in the file), racing other openers safely.
+
+        Changing the journal mode needs the file to itself, and SQLite answers "locked" at
+        once, without waiting, when two connections would otherwise deadlock (one holding
+        its write lock, this one a read lock). So retry with short random sleeps until the
+        switch succeeds or another connection has made it, within the busy timeout.
+        """
         conn = self._conn()
-        with self._translate("switching to WAL"):
-            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-            if str(mode).lower() != "wal":
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() == "wal":
+                    return
                 conn.execute("PRAGMA journal_mode = WAL")
+            except sqlite3.OperationalError as exc:
+                locked = "locked" in str(exc).lower() or "busy" in str(exc).lower()
+                if not locked or time.monotonic() > deadline:
+                    with self._translate("switching to WAL"):
+                        raise
+                time.sleep(random.uniform(0.005, 0.05))
 
     @property
     def schema_version(self) -> int:
