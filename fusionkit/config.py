@@ -19,11 +19,13 @@ __all__ = ["cache_enabled", "home"]
 
 
 def home() -> Path:
-    """The fusionkit cache directory, created on demand."""
+    """The fusionkit cache directory.
+
+    Not created here: this runs on every cacheable request, and whoever writes below it
+    (the response cache, the model conversion) creates the folders it needs.
+    """
     raw = os.environ.get("FUSIONKIT_HOME") or os.path.join("~", ".cache", "fusionkit")
-    path = Path(raw).expanduser()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return Path(raw).expanduser()
 
 
 def cache_enabled() -> bool:
