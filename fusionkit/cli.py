@@ -78,14 +78,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
     from .fusion.engine import fuse
+    from .models.base import Model
     from .models.specs import model
 
     specs = [s.strip() for s in args.pool.split(",") if s.strip()]
     # A repeated spec is the same instance: Self-MoA samples it once per occurrence with its
     # own seed, and a local model loads once.
-    built: dict[str, object] = {}
-    pool = [built.setdefault(s, model(s)) for s in specs]
-    judge = built.setdefault(args.judge, model(args.judge)) if args.judge else None
+    built: dict[str, Model] = {}
+    for spec in [*specs, *([args.judge] if args.judge else [])]:
+        if spec not in built:
+            built[spec] = model(spec)
+    pool = [built[s] for s in specs]
+    judge = built[args.judge] if args.judge else None
 
     def show(event: object) -> None:
         if args.events:
