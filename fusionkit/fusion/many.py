@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -172,19 +173,11 @@ async def afuse_many(
 
 
 def _with_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """afuse's keyword-only defaults (read from its signature) updated with ``kwargs``."""
     out: dict[str, Any] = {
-        "rounds": 2,
-        "system": None,
-        "max_tokens": 512,
-        "temperature": None,
-        "timeout": None,
-        "seed": None,
-        "on_event": None,
-        "swap_check": False,
-        "judge_max_tokens": None,
-        "judge_timeout": None,
-        "extract": "auto",
-        "cache": None,
+        name: p.default
+        for name, p in inspect.signature(afuse).parameters.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
     }
     unknown = set(kwargs) - set(out)
     if unknown:
