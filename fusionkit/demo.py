@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .evaluation import Condition, Evaluation, aevaluate, standard_conditions
+from .evaluation import Evaluation, aevaluate, standard_conditions
 
 __all__ = ["DemoConfig", "DemoOutcome", "run_demo"]
 
@@ -48,16 +48,6 @@ class DemoOutcome:
     decision: Any
     report_path: Path
     wall_s: float
-
-
-def _conditions(edge: Any, cfg: DemoConfig) -> list[Condition]:
-    return standard_conditions(
-        edge,
-        samples=cfg.samples,
-        pool_size=cfg.pool_size,
-        judge_max_tokens=cfg.judge_max_tokens,
-        seed=cfg.seed,
-    )
 
 
 def _cards(evaluation: Evaluation, edge_name: str) -> tuple[Any, Any, str]:
@@ -138,7 +128,14 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
 
     tasks = make_tasks(cfg.n_tasks, seed=cfg.seed)
     say(f"running {len(tasks)} verifiable tasks under 4 conditions ...")
-    evaluation = await aevaluate(tasks, _conditions(edge, cfg), max_tokens=cfg.max_tokens)
+    conditions = standard_conditions(
+        edge,
+        samples=cfg.samples,
+        pool_size=cfg.pool_size,
+        judge_max_tokens=cfg.judge_max_tokens,
+        seed=cfg.seed,
+    )
+    evaluation = await aevaluate(tasks, conditions, max_tokens=cfg.max_tokens)
     summary = evaluation.summary()
     battles = evaluation.battles()
     rating_frame = ratings(battles, rounds=300, seed=cfg.seed)
