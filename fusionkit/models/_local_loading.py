@@ -16,8 +16,9 @@ are re-exported by :mod:`fusionkit.models.local`, which is where callers import 
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from ..errors import ConfigurationError, MissingDependencyError, UnsupportedHardwareError
@@ -170,6 +171,23 @@ def _keep_odd_shapes_off_the_packed_cpu_path(model: Any) -> int:
     return changed
 
 
+@contextlib.contextmanager
+def quiet_progress_bars(transformers: Any) -> Iterator[None]:
+    """Silence transformers' own progress bars ("Loading weights", GGUF de-quantizing).
+
+    They print one line per weight group and flood notebooks and shared outputs for a
+    load of a few seconds; fusionkit shows its own bar where a step is long.
+    """
+    tf_logging = transformers.utils.logging
+    were_on = tf_logging.is_progress_bar_enabled()
+    tf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if were_on:
+            tf_logging.enable_progress_bar()
+
+
 def _load_pretrained(
     transformers: Any,
     path: str,
@@ -212,14 +230,10 @@ def _load_pretrained(
         kwargs["quantization_config"] = transformers.BitsAndBytesConfig(load_in_8bit=True)
     if quantization:
         kwargs["device_map"] = {"": device}
-    # transformers' per-weight "Loading weights" bar floods notebooks and shared
-    # outputs for a few-second load; silence it for this call only.
-    tf_logging = transformers.utils.logging
-    bars_were_on = tf_logging.is_progress_bar_enabled()
-    tf_logging.disable_progress_bar()
     try:
-        tokenizer = transformers.AutoTokenizer.from_pretrained(path, **opts)
-        model = transformers.AutoModelForCausalLM.from_pretrained(path, **opts, **kwargs)
+        with quiet_progress_bars(transformers):
+            tokenizer = transformers.AutoTokenizer.from_pretrained(path, **opts)
+            model = transformers.AutoModelForCausalLM.from_pretrained(path, **opts, **kwargs)
     except OSError as exc:
         hint = (
             "pass local_files_only=False to download it from the Hugging Face Hub"
@@ -242,9 +256,6 @@ def _load_pretrained(
                 f"{device!r} ({exc}). Load it unquantized with quantization=None."
             ) from exc
         raise ConfigurationError(f"cannot load {path!r}: {exc}") from exc
-    finally:
-        if bars_were_on:
-            tf_logging.enable_progress_bar()
     if not quantization:
         model = model.to(device)
     elif quantization == "4bit" and device == "cpu":

@@ -40,6 +40,7 @@ from typing import Any
 
 from .. import config
 from ..errors import ConfigurationError, MissingDependencyError
+from ._local_loading import quiet_progress_bars
 from .local import INSTALL_LOCAL, LocalModel, _import_torch_transformers, _resolve_device
 
 __all__ = [
@@ -124,10 +125,11 @@ def _load_gguf(gguf: Path) -> tuple[Any, Any]:
             f"{INSTALL_LOCAL}"
         )
     folder, name = str(gguf.parent), gguf.name
-    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    model = transformers.AutoModelForCausalLM.from_pretrained(
-        folder, gguf_file=name, dtype=torch.float32
-    )
+    with quiet_progress_bars(transformers):
+        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        model = transformers.AutoModelForCausalLM.from_pretrained(
+            folder, gguf_file=name, dtype=torch.float32
+        )
     return tokenizer, model
 
 
