@@ -10,12 +10,8 @@ Mirrors notebooks/01_edge_model.ipynb. Runs offline on a CPU.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-
-# Plain terminal output: no Hugging Face progress bars while the weights load.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import fusionkit as fk
 

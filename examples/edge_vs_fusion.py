@@ -13,11 +13,7 @@ ratings with bootstrap intervals from the verified battles (right beats wrong).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-
-# Plain terminal output: no Hugging Face progress bars while the weights load.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import pandas as pd
 

@@ -10,11 +10,7 @@ Mirrors notebooks/02_fusion_modes.ipynb. Model specs: ``edge`` (embedded 4-bit m
 
 from __future__ import annotations
 
-import os
 import sys
-
-# Plain terminal output: no Hugging Face progress bars while the weights load.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 from fusionkit.cli import main as fusionkit_main
 

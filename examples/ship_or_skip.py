@@ -15,12 +15,8 @@ A 135M edge model rarely writes the JSON a review needs, so expect "No panel tak
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
-
-# Plain terminal output: no Hugging Face progress bars while the weights load.
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 import fusionkit as fk
 from fusionkit.render.report import Report
