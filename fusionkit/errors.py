@@ -23,6 +23,7 @@ provider's own text (with any secret scrubbed out).
     │   ├── ModelTimeoutError         connect/read/total timeout
     │   ├── ModelConnectionError      could not reach the server
     │   └── ResponseFormatError       a body that is not the expected JSON / stream
+    │       └── StructuredOutputError a reply that does not satisfy the requested schema
     ├── FusionError                   every pool member failed; .failures lists each cause
     ├── JudgeError                    the judge could not be used at all
     └── StoreError                    a SQLite store (votes, cache) cannot be used
@@ -53,6 +54,7 @@ __all__ = [
     "ResponseFormatError",
     "ServerError",
     "StoreError",
+    "StructuredOutputError",
     "UnsupportedHardwareError",
     "error_for_status",
 ]
@@ -170,6 +172,27 @@ class ResponseFormatError(ModelError):
     """The server answered, but not with the expected JSON or event stream."""
 
 
+class StructuredOutputError(ResponseFormatError):
+    """The model answered, but its reply does not satisfy the requested JSON Schema.
+
+    Attributes:
+        reply: The model's reply text, as received.
+        problem: What is wrong with it (the first schema violation, or no JSON at all).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reply: str = "",
+        problem: str = "",
+        model: str | None = None,
+    ):
+        super().__init__(message, model=model)
+        self.reply = reply
+        self.problem = problem
+
+
 class FusionError(FusionkitError):
     """Every pool member failed; ``failures`` maps each member to its error."""
 
@@ -241,3 +264,17 @@ def error_for_status(
             retry_after=retry_after,
         )
     return cls(message, model=model, provider_message=quoted, status_code=status_code)
+
+
+def describe_error(exc: BaseException) -> str:
+    """The one way fusionkit writes an error for a person: ``"Type: message"``.
+
+    Args:
+        exc: Any exception.
+
+    Returns:
+        ``"ModelTimeoutError: no answer within 5 s"``, or just the type name when the
+        exception has no message.
+    """
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .errors import InvalidRequestError
+from .schema import Schema, SchemaLike
 
 __all__ = [
     "ROLES",
@@ -22,10 +23,27 @@ __all__ = [
     "Request",
     "Usage",
     "build_request",
+    "clean_text",
     "normalize_messages",
 ]
 
 ROLES = ("system", "user", "assistant")
+
+
+def clean_text(text: str) -> str:
+    """Join UTF-16 surrogate pairs and replace lone surrogates with U+FFFD.
+
+    Valid JSON may carry ``"\\ud83d"`` alone (an emoji split across two stream events, or a
+    broken server); such a string cannot be encoded to UTF-8, so it would crash printing,
+    saving and SQLite later. Every text that crosses the model boundary goes through this.
+    """
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,22 +66,41 @@ class Message:
 MessagesLike = str | Message | Mapping[str, Any] | Sequence[Message | Mapping[str, Any]]
 
 
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a + b
+
+
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Token counts of one completion."""
+    """Token counts of one completion.
 
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    A count is None when it is unknown (a server that sent no usage, or sent nonsense such
+    as negative or non-integer counts): unknown is never shown as 0 or NaN. Sums with an
+    unknown count are unknown.
+    """
+
+    prompt_tokens: int | None = 0
+    completion_tokens: int | None = 0
+
+    @classmethod
+    def unknown(cls) -> Usage:
+        """Usage whose counts are not known."""
+        return cls(None, None)
 
     @property
-    def total_tokens(self) -> int:
-        """Prompt plus completion tokens."""
-        return self.prompt_tokens + self.completion_tokens
+    def known(self) -> bool:
+        """True when both counts are known."""
+        return self.prompt_tokens is not None and self.completion_tokens is not None
+
+    @property
+    def total_tokens(self) -> int | None:
+        """Prompt plus completion tokens (None when either is unknown)."""
+        return _add(self.prompt_tokens, self.completion_tokens)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
-            self.prompt_tokens + other.prompt_tokens,
-            self.completion_tokens + other.completion_tokens,
+            _add(self.prompt_tokens, other.prompt_tokens),
+            _add(self.completion_tokens, other.completion_tokens),
         )
 
 
@@ -80,6 +117,7 @@ class Request:
     top_p: float | None = None
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    schema: Schema | None = None
 
     @property
     def deterministic(self) -> bool:
@@ -94,6 +132,7 @@ class Request:
             "top_p": self.top_p,
             "seed": self.seed,
             "stop": list(self.stop),
+            **({"schema": self.schema.key} if self.schema is not None else {}),
         }
 
     @property
@@ -118,7 +157,8 @@ class Completion:
         cost_usd: Cost in US dollars; 0.0 for local models; None when unknown.
         finish_reason: ``"stop"``, ``"length"``, ... as reported by the backend.
         cached: True when served from the response cache (latency is the original's).
-        memory_bytes: For local models, the model's memory footprint; else None.
+        parsed: With ``schema=``, the decoded object that satisfies the schema (plain JSON
+            data); else None.
     """
 
     text: str
@@ -129,12 +169,12 @@ class Completion:
     cost_usd: float | None = None
     finish_reason: str | None = None
     cached: bool = False
-    memory_bytes: int | None = None
+    parsed: Any = None
 
     @property
     def tokens_per_s(self) -> float | None:
         """Completion tokens per second of latency (None when not measurable)."""
-        if self.latency_s <= 0 or self.usage.completion_tokens == 0:
+        if self.latency_s <= 0 or not self.usage.completion_tokens:
             return None
         return self.usage.completion_tokens / self.latency_s
 
@@ -146,6 +186,7 @@ class Completion:
     def from_dict(cls, data: Mapping[str, Any]) -> Completion:
         """Inverse of :meth:`to_dict`."""
         d = dict(data)
+        d.pop("memory_bytes", None)  # written by fusionkit 0.1 caches
         d["usage"] = Usage(**d.get("usage", {}))
         return cls(**d)
 
@@ -164,6 +205,11 @@ def normalize_messages(messages: MessagesLike, *, system: str | None = None) -> 
         InvalidRequestError: Empty prompt or list, unknown role, non-text content.
     """
     items: Iterable[Any]
+    if messages is None or isinstance(messages, (int, float, bytes)):
+        raise InvalidRequestError(
+            "messages must be a prompt string or a list of {'role', 'content'} messages, "
+            f"not {type(messages).__name__}."
+        )
     if isinstance(messages, str):
         items = [Message("user", messages)]
     elif isinstance(messages, (Message, Mapping)):
@@ -192,11 +238,11 @@ def normalize_messages(messages: MessagesLike, *, system: str | None = None) -> 
             raise InvalidRequestError(
                 f"message {i} content must be text, not {type(content).__name__}."
             )
-        out.append(Message(role, content))
+        out.append(Message(role, clean_text(content)))
     if system is not None:
         if not isinstance(system, str):
             raise InvalidRequestError("system must be a string.")
-        out = [Message("system", system)] + [m for m in out if m.role != "system"]
+        out = [Message("system", clean_text(system))] + [m for m in out if m.role != "system"]
     if not out:
         raise InvalidRequestError("no messages given: pass a prompt string or a list of messages.")
     if not any(m.content.strip() for m in out if m.role == "user"):
@@ -215,8 +261,19 @@ def build_request(
     top_p: float | None = None,
     seed: int | None = None,
     stop: str | Sequence[str] | None = None,
+    schema: SchemaLike | None = None,
 ) -> Request:
     """Validate user input into a :class:`Request`.
+
+    Args:
+        messages: A prompt string, a Message, an OpenAI-style dict, or a sequence of those.
+        system: Optional system prompt.
+        max_tokens: Upper bound on generated tokens (a positive integer).
+        temperature: 0 (greedy) to 2.
+        top_p: Nucleus sampling bound in (0, 1], or None.
+        seed: Sampling seed (an integer), or None.
+        stop: A stop string or a sequence of them.
+        schema: A JSON Schema dict (or pydantic model class) the answer must satisfy.
 
     Raises:
         InvalidRequestError: For any invalid argument, naming it and the accepted range.
@@ -224,10 +281,18 @@ def build_request(
     msgs = normalize_messages(messages, system=system)
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens <= 0:
         raise InvalidRequestError(f"max_tokens must be a positive integer, got {max_tokens!r}.")
-    if not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
-        raise InvalidRequestError(f"temperature must be between 0 and 2, got {temperature!r}.")
-    if top_p is not None and not 0 < top_p <= 1:
-        raise InvalidRequestError(f"top_p must be in (0, 1], got {top_p!r}.")
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not 0 <= temperature <= 2
+    ):
+        raise InvalidRequestError(
+            f"temperature must be a number between 0 and 2, got {temperature!r}."
+        )
+    if top_p is not None and (
+        isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1
+    ):
+        raise InvalidRequestError(f"top_p must be a number in (0, 1] or None, got {top_p!r}.")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InvalidRequestError(f"seed must be an integer, got {seed!r}.")
     stops: tuple[str, ...]
@@ -235,15 +300,20 @@ def build_request(
         stops = ()
     elif isinstance(stop, str):
         stops = (stop,)
-    else:
+    elif isinstance(stop, (list, tuple)):
         stops = tuple(stop)
+    else:
+        raise InvalidRequestError(
+            f"stop must be a string or a list of strings, not {type(stop).__name__}."
+        )
     if any(not isinstance(s, str) or not s for s in stops):
         raise InvalidRequestError("stop must be a non-empty string or a list of them.")
     return Request(
         messages=msgs,
         max_tokens=max_tokens,
         temperature=float(temperature),
-        top_p=top_p,
+        top_p=None if top_p is None else float(top_p),
         seed=seed,
         stop=stops,
+        schema=None if schema is None else Schema.of(schema),
     )

@@ -71,15 +71,24 @@ def test_fake_model_usage_cost_and_max_tokens() -> None:
 
 def test_stream_sync_and_async_agree() -> None:
     m = fk.FakeModel("f", "the quick brown fox", repeat=True)
-    items = list(m.stream("go"))
-    assert "".join(i for i in items if isinstance(i, str)) == "the quick brown fox"
-    assert isinstance(items[-1], fk.Completion)
+    stream = m.stream("go")
+    items = list(stream)
+    assert all(isinstance(i, str) for i in items)  # text only, no Completion repr
+    assert "".join(items) == "the quick brown fox"
+    assert isinstance(stream.completion, fk.Completion)
+    assert stream.completion.text == "the quick brown fox"
 
-    async def collect() -> list:
-        return [i async for i in m.astream("go")]
+    async def collect() -> tuple[list, fk.Completion | None]:
+        s = m.astream("go")
+        return [i async for i in s], s.completion
 
-    items2 = asyncio.run(collect())
-    assert [i for i in items2 if isinstance(i, str)] == [i for i in items if isinstance(i, str)]
+    items2, final = asyncio.run(collect())
+    assert items2 == items and final is not None and final.text == "the quick brown fox"
+
+
+def test_stream_validates_arguments_at_call_time() -> None:
+    with pytest.raises(fk.InvalidRequestError, match="max_tokens"):
+        fk.FakeModel("f").stream("go", max_tokens=0)
 
 
 def test_run_sync_inside_a_running_loop() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import dataclasses
 import queue
 import threading
 import weakref
@@ -19,9 +20,11 @@ from typing import Any, ClassVar
 
 from .._sync import background_loop, run_sync
 from ..cache import ResponseCache, default_cache
-from ..types import Completion, MessagesLike, Request, build_request
+from ..errors import ResponseFormatError, StructuredOutputError
+from ..schema import SchemaLike
+from ..types import Completion, MessagesLike, Request, build_request, clean_text
 
-__all__ = ["Model"]
+__all__ = ["AsyncTextStream", "Model", "TextStream"]
 
 
 class Model(abc.ABC):
@@ -77,6 +80,7 @@ class Model(abc.ABC):
         top_p: float | None = None,
         seed: int | None = None,
         stop: str | Sequence[str] | None = None,
+        schema: SchemaLike | None = None,
         cache: bool | None = None,
     ) -> Completion:
         """Complete a prompt or a chat.
@@ -89,6 +93,10 @@ class Model(abc.ABC):
             top_p: Nucleus sampling bound, or None for the backend default.
             seed: Sampling seed; a seeded request is cacheable.
             stop: A stop string or a list of them.
+            schema: A JSON Schema dict (or a pydantic model class) the answer must satisfy.
+                Local models decode under a grammar built from it, HTTP models send it as
+                ``response_format``; either way the answer is validated and the decoded
+                object is ``Completion.parsed``.
             cache: Override the model's cache setting for this call.
 
         Returns:
@@ -96,6 +104,8 @@ class Model(abc.ABC):
 
         Raises:
             InvalidRequestError: Bad input, before any model is called.
+            StructuredOutputError: With ``schema``, the reply does not satisfy it (the
+                message quotes the reply).
             ModelError: The backend failed (a typed subclass says how).
         """
         request = build_request(
@@ -106,6 +116,7 @@ class Model(abc.ABC):
             top_p=top_p,
             seed=seed,
             stop=stop,
+            schema=schema,
         )
         return await self.arun(request, cache=cache)
 
@@ -118,11 +129,29 @@ class Model(abc.ABC):
                 return hit
         async with self._semaphore():
             completion = await self._acomplete(request)
+        completion = self._finish(request, completion)
         if store is not None:
             store.put(self.identity, request, completion)
         return completion
 
-    async def astream(
+    def _finish(self, request: Request, completion: Completion) -> Completion:
+        """The model boundary: clean the text, then validate a schema'd answer."""
+        text = clean_text(completion.text)
+        if text is not completion.text:
+            completion = dataclasses.replace(completion, text=text)
+        if request.schema is None:
+            return completion
+        try:
+            if completion.parsed is not None:
+                parsed = request.schema.validate(completion.parsed, reply=completion.text)
+            else:
+                parsed = request.schema.parse(completion.text)
+        except StructuredOutputError as exc:
+            exc.model = self.name
+            raise
+        return dataclasses.replace(completion, parsed=parsed)
+
+    def astream(
         self,
         messages: MessagesLike,
         *,
@@ -132,11 +161,17 @@ class Model(abc.ABC):
         top_p: float | None = None,
         seed: int | None = None,
         stop: str | Sequence[str] | None = None,
+        schema: SchemaLike | None = None,
         cache: bool | None = None,
-    ) -> AsyncIterator[str | Completion]:
-        """Stream an answer: yields text chunks, then the final :class:`Completion`.
+    ) -> AsyncTextStream:
+        """Stream an answer: ``async for chunk in model.astream(...)`` yields text chunks.
 
-        A cached answer is yielded as one chunk. Arguments are as for :meth:`acomplete`.
+        After the loop, ``stream.completion`` holds the final :class:`Completion` (usage,
+        latency, cost). A cached answer arrives as one chunk. Arguments are as for
+        :meth:`acomplete`; they are validated here, before anything runs.
+
+        Raises:
+            InvalidRequestError: Bad input (at once, not at the first chunk).
         """
         request = build_request(
             messages,
@@ -146,26 +181,46 @@ class Model(abc.ABC):
             top_p=top_p,
             seed=seed,
             stop=stop,
+            schema=schema,
         )
+        return AsyncTextStream(self, request, cache)
+
+    async def _stream_request(
+        self, request: Request, cache: bool | None, out: AsyncTextStream
+    ) -> AsyncIterator[str]:
         store = self._cache_for(request, cache)
         if store is not None:
             hit = store.get(self.identity, request)
             if hit is not None:
+                out.completion = hit
                 yield hit.text
-                yield hit
                 return
         final: Completion | None = None
+        pending = ""  # a high surrogate waiting for its pair in the next chunk
         async with self._semaphore():
             async for item in self._astream(request):
                 if isinstance(item, Completion):
                     final = item
-                else:
-                    yield item
-        if final is None:  # pragma: no cover - a backend bug
-            raise RuntimeError(f"{self.name}: stream ended without a final Completion")
+                    continue
+                text = pending + item
+                pending = ""
+                if text and "\ud800" <= text[-1] <= "\udbff":
+                    text, pending = text[:-1], text[-1]
+                text = clean_text(text)
+                if text:
+                    yield text
+        if pending:
+            yield clean_text(pending)
+        if final is None:
+            raise ResponseFormatError(
+                f"{self.name}: the stream ended without a final answer (the backend sent no "
+                "completion record). Retry, or use complete() instead.",
+                model=self.name,
+            )
+        final = self._finish(request, final)
         if store is not None:
             store.put(self.identity, request, final)
-        yield final
+        out.completion = final
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release resources (HTTP clients, worker threads). Safe to call twice."""
@@ -188,9 +243,15 @@ class Model(abc.ABC):
         top_p: float | None = None,
         seed: int | None = None,
         stop: str | Sequence[str] | None = None,
+        schema: SchemaLike | None = None,
         cache: bool | None = None,
     ) -> Completion:
-        """Sync twin of :meth:`acomplete`; works inside Jupyter's running loop."""
+        """Sync twin of :meth:`acomplete`; works inside Jupyter's running loop.
+
+        Example:
+            >>> FakeModel(replies="Paris").complete("Capital of France?").text
+            'Paris'
+        """
         return run_sync(
             self.acomplete(
                 messages,
@@ -200,6 +261,7 @@ class Model(abc.ABC):
                 top_p=top_p,
                 seed=seed,
                 stop=stop,
+                schema=schema,
                 cache=cache,
             )
         )
@@ -214,46 +276,32 @@ class Model(abc.ABC):
         top_p: float | None = None,
         seed: int | None = None,
         stop: str | Sequence[str] | None = None,
+        schema: SchemaLike | None = None,
         cache: bool | None = None,
-    ) -> Iterator[str | Completion]:
-        """Sync twin of :meth:`astream`: iterate text chunks, then the final Completion."""
-        kwargs: dict[str, Any] = {
-            "system": system,
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "top_p": top_p,
-            "seed": seed,
-            "stop": stop,
-            "cache": cache,
-        }
-        q: queue.Queue[tuple[str, Any]] = queue.Queue()
-        stop_flag = threading.Event()
+    ) -> TextStream:
+        """Sync twin of :meth:`astream`: ``for chunk in model.stream(...)`` yields text.
 
-        async def pump() -> None:
-            try:
-                async for item in self.astream(messages, **kwargs):
-                    q.put(("item", item))
-                    if stop_flag.is_set():
-                        break
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-                q.put(("error", exc))
-            finally:
-                q.put(("done", None))
+        After the loop, ``stream.completion`` holds the final :class:`Completion`. Works
+        inside Jupyter's running loop. Arguments are as for :meth:`acomplete`.
 
-        future = asyncio.run_coroutine_threadsafe(pump(), background_loop())
-        try:
-            while True:
-                kind, value = q.get()
-                if kind == "item":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
-                    return
-        finally:
-            stop_flag.set()
-            if not future.done():
-                future.cancel()
+        Example:
+            >>> s = FakeModel(replies="hello there").stream("hi")
+            >>> "".join(s), s.completion.finish_reason
+            ('hello there', 'stop')
+        """
+        return TextStream(
+            self.astream(
+                messages,
+                system=system,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_p=top_p,
+                seed=seed,
+                stop=stop,
+                schema=schema,
+                cache=cache,
+            )
+        )
 
     def close(self) -> None:
         """Sync twin of :meth:`aclose`."""
@@ -309,3 +357,81 @@ class _NullContext:
 
 
 _NULL = _NullContext()
+
+
+class AsyncTextStream:
+    """An answer arriving chunk by chunk: ``async for chunk in stream`` yields text.
+
+    Attributes:
+        completion: The final :class:`Completion`, set when the stream has ended (None
+            before, or when it was abandoned).
+    """
+
+    def __init__(self, model: Model, request: Request, cache: bool | None) -> None:
+        self.model = model
+        self.request = request
+        self.completion: Completion | None = None
+        self._cache = cache
+        self._used = False
+
+    def __repr__(self) -> str:
+        state = "done" if self.completion is not None else "pending"
+        return f"<AsyncTextStream from {self.model.name!r}, {state}>"
+
+    def __aiter__(self) -> AsyncIterator[str]:
+        if self._used:
+            raise RuntimeError("this stream was already consumed; call astream() again.")
+        self._used = True
+        return self.model._stream_request(self.request, self._cache, self)
+
+
+class TextStream:
+    """The sync view of an :class:`AsyncTextStream`: ``for chunk in stream`` yields text.
+
+    Iteration runs the stream on fusionkit's background loop (safe inside Jupyter).
+
+    Attributes:
+        completion: The final :class:`Completion`, set when iteration has ended.
+    """
+
+    def __init__(self, inner: AsyncTextStream) -> None:
+        self._inner = inner
+
+    @property
+    def completion(self) -> Completion | None:
+        return self._inner.completion
+
+    def __repr__(self) -> str:
+        state = "done" if self.completion is not None else "pending"
+        return f"<TextStream from {self._inner.model.name!r}, {state}>"
+
+    def __iter__(self) -> Iterator[str]:
+        q: queue.Queue[tuple[str, Any]] = queue.Queue()
+        stop_flag = threading.Event()
+        inner = self._inner
+
+        async def pump() -> None:
+            try:
+                async for item in inner:
+                    q.put(("item", item))
+                    if stop_flag.is_set():
+                        break
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+                q.put(("error", exc))
+            finally:
+                q.put(("done", None))
+
+        future = asyncio.run_coroutine_threadsafe(pump(), background_loop())
+        try:
+            while True:
+                kind, value = q.get()
+                if kind == "item":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop_flag.set()
+            if not future.done():
+                future.cancel()

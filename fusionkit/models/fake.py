@@ -7,13 +7,19 @@ Example:
     >>> m = FakeModel("scripted", replies=["Paris", "Lyon"])
     >>> m.complete("Capital of France?").text
     'Paris'
+
+Structured output: a scripted reply may be a dict (or list); it is sent as its JSON text, and
+with ``schema=`` the base class validates it exactly as it validates a real model's reply, so
+an invalid scripted object raises :class:`~fusionkit.errors.StructuredOutputError`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any
 
 from ..errors import ConfigurationError
 from ..types import Completion, Request, Usage
@@ -21,8 +27,9 @@ from .base import Model
 
 __all__ = ["FakeModel", "Reply"]
 
-#: One scripted reply: a text, an exception to raise, or a function of the request.
-Reply = str | BaseException | Callable[[Request], str | BaseException]
+#: One scripted reply: a text, a JSON object (sent as JSON text), an exception to raise, or a
+#: function of the request returning one of those.
+Reply = str | Mapping[str, Any] | BaseException | Callable[[Request], Any]
 
 
 def _echo(request: Request) -> str:
@@ -71,7 +78,7 @@ class FakeModel(Model):
         self._single: Reply | None
         if replies is None:
             self._script, self._single = None, _echo
-        elif isinstance(replies, (str, BaseException)) or callable(replies):
+        elif isinstance(replies, (str, BaseException, Mapping)) or callable(replies):
             self._script, self._single = None, replies  # type: ignore[assignment]
         else:
             self._script, self._single = list(replies), None
@@ -112,7 +119,10 @@ class FakeModel(Model):
             reply = reply(request)
         if isinstance(reply, BaseException):
             raise reply
-        text = str(reply)
+        if isinstance(reply, (Mapping, list)):
+            text = json.dumps(reply, ensure_ascii=False)
+        else:
+            text = str(reply)
         if request.stop:
             for s in request.stop:
                 if s in text:
