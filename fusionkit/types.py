@@ -118,6 +118,7 @@ class Request:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     schema: Schema | None = None
+    logprobs: bool = False
 
     @property
     def deterministic(self) -> bool:
@@ -133,6 +134,7 @@ class Request:
             "seed": self.seed,
             "stop": list(self.stop),
             **({"schema": self.schema.key} if self.schema is not None else {}),
+            **({"logprobs": True} if self.logprobs else {}),
         }
 
     @property
@@ -159,6 +161,8 @@ class Completion:
         cached: True when served from the response cache (latency is the original's).
         parsed: With ``schema=``, the decoded object that satisfies the schema (plain JSON
             data); else None.
+        logprobs: With ``logprobs=True`` and a backend that reports them, the natural-log
+            probability of each generated token, in order; else None.
     """
 
     text: str
@@ -170,6 +174,14 @@ class Completion:
     finish_reason: str | None = None
     cached: bool = False
     parsed: Any = None
+    logprobs: tuple[float, ...] | None = None
+
+    @property
+    def mean_logprob(self) -> float | None:
+        """Mean log-probability per generated token (None when not reported)."""
+        if not self.logprobs:
+            return None
+        return sum(self.logprobs) / len(self.logprobs)
 
     @property
     def tokens_per_s(self) -> float | None:
@@ -188,6 +200,8 @@ class Completion:
         d = dict(data)
         d.pop("memory_bytes", None)  # written by fusionkit 0.1 caches
         d["usage"] = Usage(**d.get("usage", {}))
+        if d.get("logprobs") is not None:
+            d["logprobs"] = tuple(d["logprobs"])
         return cls(**d)
 
 
@@ -262,6 +276,7 @@ def build_request(
     seed: int | None = None,
     stop: str | Sequence[str] | None = None,
     schema: SchemaLike | None = None,
+    logprobs: bool = False,
 ) -> Request:
     """Validate user input into a :class:`Request`.
 
@@ -274,6 +289,7 @@ def build_request(
         seed: Sampling seed (an integer), or None.
         stop: A stop string or a sequence of them.
         schema: A JSON Schema dict (or pydantic model class) the answer must satisfy.
+        logprobs: Ask the backend for each generated token's log-probability.
 
     Raises:
         InvalidRequestError: For any invalid argument, naming it and the accepted range.
@@ -316,4 +332,11 @@ def build_request(
         seed=seed,
         stop=stops,
         schema=None if schema is None else Schema.of(schema),
+        logprobs=_flag(logprobs, "logprobs"),
     )
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidRequestError(f"{name} must be True or False, got {value!r}.")
+    return value

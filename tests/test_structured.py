@@ -161,3 +161,14 @@ def test_usage_unknown_propagates() -> None:
     assert not u.known and u.total_tokens is None
     assert (fk.Usage(1, 2) + u).total_tokens is None
     assert fk.Usage(1, 2).total_tokens == 3
+
+
+def test_logprobs_are_asked_for_and_reported() -> None:
+    m = fk.FakeModel("f", replies="forty two", logprob=-0.25)
+    assert m.complete("q").logprobs is None  # not asked
+    c = m.complete("q", logprobs=True)
+    assert c.logprobs == (-0.25, -0.25) and c.mean_logprob == -0.25
+    assert fk.FakeModel("g", replies="x").complete("q", logprobs=True).logprobs is None
+    with pytest.raises(fk.InvalidRequestError, match="logprobs"):
+        m.complete("q", logprobs="yes")
+    assert build_request("q", logprobs=True).params()["logprobs"] is True

@@ -81,6 +81,7 @@ class Model(abc.ABC):
         seed: int | None = None,
         stop: str | Sequence[str] | None = None,
         schema: SchemaLike | None = None,
+        logprobs: bool = False,
         cache: bool | None = None,
     ) -> Completion:
         """Complete a prompt or a chat.
@@ -97,6 +98,8 @@ class Model(abc.ABC):
                 Local models decode under a grammar built from it, HTTP models send it as
                 ``response_format``; either way the answer is validated and the decoded
                 object is ``Completion.parsed``.
+            logprobs: Ask for each generated token's log-probability
+                (``Completion.logprobs``; None where the backend cannot report them).
             cache: Override the model's cache setting for this call.
 
         Returns:
@@ -117,6 +120,7 @@ class Model(abc.ABC):
             seed=seed,
             stop=stop,
             schema=schema,
+            logprobs=logprobs,
         )
         return await self.arun(request, cache=cache)
 
@@ -162,6 +166,7 @@ class Model(abc.ABC):
         seed: int | None = None,
         stop: str | Sequence[str] | None = None,
         schema: SchemaLike | None = None,
+        logprobs: bool = False,
         cache: bool | None = None,
     ) -> AsyncTextStream:
         """Stream an answer: ``async for chunk in model.astream(...)`` yields text chunks.
@@ -182,6 +187,7 @@ class Model(abc.ABC):
             seed=seed,
             stop=stop,
             schema=schema,
+            logprobs=logprobs,
         )
         return AsyncTextStream(self, request, cache)
 
@@ -244,6 +250,7 @@ class Model(abc.ABC):
         seed: int | None = None,
         stop: str | Sequence[str] | None = None,
         schema: SchemaLike | None = None,
+        logprobs: bool = False,
         cache: bool | None = None,
     ) -> Completion:
         """Sync twin of :meth:`acomplete`; works inside Jupyter's running loop.
@@ -262,6 +269,7 @@ class Model(abc.ABC):
                 seed=seed,
                 stop=stop,
                 schema=schema,
+                logprobs=logprobs,
                 cache=cache,
             )
         )
@@ -277,6 +285,7 @@ class Model(abc.ABC):
         seed: int | None = None,
         stop: str | Sequence[str] | None = None,
         schema: SchemaLike | None = None,
+        logprobs: bool = False,
         cache: bool | None = None,
     ) -> TextStream:
         """Sync twin of :meth:`astream`: ``for chunk in model.stream(...)`` yields text.
@@ -299,6 +308,7 @@ class Model(abc.ABC):
                 seed=seed,
                 stop=stop,
                 schema=schema,
+                logprobs=logprobs,
                 cache=cache,
             )
         )

@@ -54,6 +54,9 @@ class FakeModel(Model):
             tokens), so demos can show costs; otherwise cost is 0.0.
         repeat: When ``replies`` is a sequence and it runs out, repeat the last reply
             (True) or raise :class:`ConfigurationError` (False, the default).
+        logprob: The log-probability reported for every generated token when a request
+            asks for ``logprobs`` (a float, or a function of the reply text); None reports
+            none, like a backend that cannot.
         max_concurrency: As for :class:`Model`.
 
     Attributes:
@@ -71,6 +74,7 @@ class FakeModel(Model):
         latency: float | Sequence[float] = 0.0,
         price: tuple[float, float] | None = None,
         repeat: bool = False,
+        logprob: float | Callable[[str], float] | None = None,
         max_concurrency: int | None = None,
     ) -> None:
         super().__init__(name, max_concurrency=max_concurrency, cache=False)
@@ -85,6 +89,7 @@ class FakeModel(Model):
         self._latencies = [latency] if isinstance(latency, (int, float)) else list(latency)
         self.price = price
         self.repeat = repeat
+        self.logprob = logprob
         self.calls: list[Request] = []
         self._n = 0
 
@@ -142,6 +147,10 @@ class FakeModel(Model):
                 usage.prompt_tokens * self.price[0] + usage.completion_tokens * self.price[1]
             ) / 1e6
         latency = time.perf_counter() - start
+        logprobs = None
+        if request.logprobs and self.logprob is not None:
+            per_token = self.logprob(text) if callable(self.logprob) else self.logprob
+            logprobs = (float(per_token),) * max(1, len(text.split()))
         return Completion(
             text=text,
             model=self.name,
@@ -150,6 +159,7 @@ class FakeModel(Model):
             ttft_s=latency,
             cost_usd=cost,
             finish_reason=finish,
+            logprobs=logprobs,
         )
 
     async def _astream(self, request: Request) -> AsyncIterator[str | Completion]:
