@@ -111,11 +111,61 @@ def test_html_summary_escapes_names(tmp_path: Path) -> None:
     assert "&lt;b&gt;m1" in html and "1 current votes" in html
 
 
-def test_closed_store_says_so(tmp_path: Path) -> None:
+def test_closed_store_reopens_on_demand(tmp_path: Path) -> None:
+    # Notebooks close stores in a last cell; widgets built on them must keep working.
     store = VoteStore(tmp_path / "votes.db")
+    store.vote("x", "ship", voter="ana")
     store.close()
-    with pytest.raises(StoreError, match="closed"):
-        store.tally("x")
+    store.close()  # twice is fine
+    assert store.tally("x") == {"ship": 1, "skip": 0}
+    store.vote("x", "skip", voter="bo")
+    assert store.tally("x") == {"ship": 1, "skip": 1}
+
+
+@pytest.mark.parametrize("bad", [None, 123, "", 1.5])
+def test_bad_path_argument_is_named(bad: object) -> None:
+    with pytest.raises(InvalidRequestError, match="VoteStore\\(path\\)"):
+        VoteStore(bad)  # type: ignore[arg-type]
+
+
+def test_path_under_a_regular_file_is_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "plain.txt").write_text("not a folder")
+    with pytest.raises(StoreError, match="is a file"):
+        VoteStore(tmp_path / "plain.txt" / "sub" / "votes.db")
+
+
+def test_lone_surrogates_are_replaced_not_raised(tmp_path: Path) -> None:
+    store = VoteStore(tmp_path / "votes.db")
+    record = store.battle("m\ud800", "n", "a", voter="v\udcff", prompt="p\udfff")
+    assert record.model_a == "m\ufffd" and record.voter == "v\ufffd"
+    frame = store.battles()
+    assert frame.loc[0, "model_a"] == "m\ufffd" and frame.loc[0, "prompt"] == "p\ufffd"
+    store.vote("s\ud83d", "ship", voter="x")
+    assert store.tally("s\ud83d") == {"ship": 1, "skip": 0}
+
+
+def test_read_only_location_reads_as_read_only_not_corrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "votes.db"
+    with VoteStore(path) as store:
+        store.vote("x", "ship", voter="ana")
+        store.battle("m1", "m2", "a", voter="ana")
+    before = path.read_bytes()
+    # A read-only filesystem: os.access says "no write" even to root (EROFS); the tests
+    # run as root, where chmod would not stop anything, so the answer is patched.
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, mode, **kw: False if mode & os.W_OK else real_access(p, mode)
+    )
+    store = VoteStore(path)
+    assert store.read_only
+    assert store.tally("x") == {"ship": 1, "skip": 0} and store.battle_count() == 1
+    with pytest.raises(StoreError, match="read-only") as info:
+        store.vote("x", "skip", voter="bo")
+    assert not isinstance(info.value, CorruptStoreError)
+    assert "backup" not in str(info.value)
+    assert path.read_bytes() == before
 
 
 # -- concurrency ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ Private: the public names (``APPLICATION_ID``, ``MIGRATIONS``, ``SCHEMA_VERSION`
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import urllib.parse
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ __all__ = [
     "apply_migrations",
     "corrupt",
     "inspect_file",
+    "read_only_uri",
+    "writable",
 ]
 
 #: SQLite ``application_id`` of a vote store: the bytes ``b"FKVS"`` as a big-endian int.
@@ -116,6 +119,26 @@ def _ro_uri(path: Path, *, immutable: bool) -> str:
     return uri + "&immutable=1" if immutable else uri
 
 
+def writable(path: Path) -> bool:
+    """Whether SQLite can write ``path`` and its side files (``-wal``, ``-shm``, journal).
+
+    ``os.access`` reports a read-only filesystem (EROFS) even to root.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    return os.access(path, os.W_OK) and os.access(folder, os.W_OK | os.X_OK)
+
+
+def read_only_uri(path: Path) -> str:
+    """A URI that reads ``path`` without writing anything.
+
+    When the folder cannot be written SQLite cannot create the ``-shm`` file a WAL
+    database needs even for reading; nothing can be writing there either, so the file is
+    opened ``immutable``.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    return _ro_uri(path, immutable=not os.access(folder, os.W_OK | os.X_OK))
+
+
 def corrupt(path: Path, what: str) -> CorruptStoreError:
     """The error for a file that is not a usable vote store, with what to do about it."""
     return CorruptStoreError(
@@ -125,28 +148,40 @@ def corrupt(path: Path, what: str) -> CorruptStoreError:
     )
 
 
-def inspect_file(path: Path) -> None:
+def inspect_file(path: Path) -> str | None:
     """Refuse, without modifying it, a file that is not a healthy vote store.
+
+    Returns:
+        ``"read-only"`` for a healthy store that cannot be written (read-only filesystem
+        or permissions), else None.
 
     Raises:
         CorruptStoreError: Not SQLite, damaged, or a SQLite database of another kind.
         StoreError: A store written by a newer fusionkit.
     """
     if not path.exists():
-        return
+        return None
     if path.is_dir():
         raise StoreError(f"{path} is a folder; give VoteStore a file path such as votes.db.")
     with path.open("rb") as fh:
         header = fh.read(100)
+    can_write = writable(path)
     if not header:
-        return  # an empty file (e.g. from sqlite3.connect) is a new database
+        if not can_write:
+            raise StoreError(f"{path} is an empty file on a read-only location: nothing to read.")
+        return None  # an empty file (e.g. from sqlite3.connect) is a new database
     if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
         raise corrupt(path, "it is not a SQLite database (damaged, or some other kind of file)")
     ours = int.from_bytes(header[68:72], "big") == APPLICATION_ID
     wal = header[18] == 2
-    # A foreign file is read immutable: no locks and no -wal/-shm beside it.
+    # A foreign file is read immutable: no locks and no -wal/-shm beside it. A file we
+    # cannot write is read without creating side files (read_only_uri), so a read-only
+    # filesystem reads as read-only, not as damage.
+    uri = _ro_uri(path, immutable=True) if not ours else None
+    if uri is None:
+        uri = _ro_uri(path, immutable=False) if can_write else read_only_uri(path)
     try:
-        conn = sqlite3.connect(_ro_uri(path, immutable=not ours), uri=True)
+        conn = sqlite3.connect(uri, uri=True)
     except sqlite3.Error as exc:
         raise corrupt(path, f"SQLite cannot open it ({exc})") from None
     try:
@@ -162,7 +197,9 @@ def inspect_file(path: Path) -> None:
         conn.close()
     if not ours:
         if not tables and not wal:
-            return  # an empty SQLite database: adopt it
+            if not can_write:
+                raise StoreError(f"{path} is an empty database on a read-only location.")
+            return None  # an empty SQLite database: adopt it
         listed = ", ".join(sorted(tables)[:6]) or "none in the main file"
         raise corrupt(path, f"it is a SQLite database of another kind (tables: {listed})")
     if version > SCHEMA_VERSION:
@@ -174,6 +211,7 @@ def inspect_file(path: Path) -> None:
     missing = _TABLES_AT.get(version, frozenset()) - tables
     if missing:
         raise corrupt(path, f"tables {sorted(missing)} of schema v{version} are missing")
+    return None if can_write else "read-only"
 
 
 def apply_migrations(conn: sqlite3.Connection, path: Path) -> None:

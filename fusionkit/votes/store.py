@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -50,6 +51,7 @@ from ._schema import (  # the public names stay importable from here, as before
     apply_migrations,
     corrupt,
     inspect_file,
+    read_only_uri,
 )
 
 if TYPE_CHECKING:  # pandas is imported lazily: building a store must stay light.
@@ -76,6 +78,7 @@ VERDICTS: tuple[str, ...] = ("ship", "skip")
 WINNERS: tuple[str, ...] = ("a", "b", "tie", "bothbad")
 
 _BUSY_TIMEOUT_S = 60.0
+_SURROGATES = re.compile("[\ud800-\udfff]")
 T = TypeVar("T")
 
 
@@ -125,7 +128,9 @@ class Battle:
 def _text(value: object, what: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequestError(f"{what} must be a non-empty string, got {value!r}.")
-    return value
+    # A lone UTF-16 surrogate (e.g. from a mis-decoded name) cannot be encoded for SQLite;
+    # store it as U+FFFD rather than fail the vote with UnicodeEncodeError.
+    return _SURROGATES.sub("\ufffd", value)
 
 
 def normalize_verdict(verdict: object) -> str:
@@ -163,12 +168,20 @@ class VoteStore:
 
     Safe for many writers at once: threads of one process and separate processes.
 
+    :meth:`close` releases the file; the store reopens it on its next use, so widgets
+    built on a store keep working whatever order a notebook's cells run in.
+
+    A healthy store on a read-only filesystem (or a file without write permission) opens
+    read-only: reads work, and a write raises :class:`StoreError` saying so.
+
     Args:
         path: The SQLite file; created (with its folder) if missing.
 
     Raises:
         CorruptStoreError: The file is damaged or is not a vote store (left untouched).
-        StoreError: The file was written by a newer fusionkit, or cannot be opened.
+        StoreError: The file was written by a newer fusionkit, cannot be opened, or the
+            path is unusable (under a regular file).
+        InvalidRequestError: ``path`` is not a path (None, a number, empty).
 
     Example:
         >>> store = VoteStore(tmp / "votes.db")  # doctest: +SKIP
@@ -178,13 +191,31 @@ class VoteStore:
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
+        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+            raise InvalidRequestError(
+                f"VoteStore(path) needs a file path such as 'votes.db', got {path!r}."
+            )
         self.path = Path(path)
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
-        self._closed = False
-        inspect_file(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._generation = 0  # bumped by close(): threads' cached connections go stale
+        self.read_only = False
+        for parent in self.path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise StoreError(
+                        f"VoteStore path {self.path} lies under {parent}, which is a file, "
+                        "not a folder; choose another path."
+                    )
+                break
+        self.read_only = inspect_file(self.path) == "read-only"
+        if self.read_only:
+            return  # nothing to create or migrate; reads go through a mode=ro connection
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the folder of {self.path}: {exc}") from exc
         self._migrate()
 
     def __repr__(self) -> str:
@@ -199,6 +230,16 @@ class VoteStore:
     # -- connections ------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        if self.read_only:
+            conn = sqlite3.connect(
+                read_only_uri(self.path),
+                uri=True,
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+            return conn
         conn = sqlite3.connect(
             self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
@@ -207,21 +248,29 @@ class VoteStore:
         return conn
 
     def _conn(self) -> sqlite3.Connection:
-        if self._closed:
-            raise StoreError(f"{self!r} is closed; open a new VoteStore to use the file again.")
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        # After a fork the child must not reuse its parent's connection.
-        if conn is None or getattr(self._local, "pid", None) != os.getpid():
+        # After a fork the child must not reuse its parent's connection; after close()
+        # every thread opens a fresh one (the store reopens on demand).
+        stale = (
+            getattr(self._local, "pid", None) != os.getpid()
+            or getattr(self._local, "generation", None) != self._generation
+        )
+        if conn is None or stale:
             with self._translate("opening the file"):
                 conn = self._open()
             self._local.conn, self._local.pid = conn, os.getpid()
+            self._local.generation = self._generation
             with self._conns_lock:
                 self._conns.append(conn)
         return conn
 
     def close(self) -> None:
-        """Close every connection this store opened (in any thread). Safe to call twice."""
-        self._closed = True
+        """Release the file: close every connection this store opened (in any thread).
+
+        Safe to call twice. The store stays usable: its next call reopens the file, so a
+        widget showing this store keeps working after a notebook cell closed it.
+        """
+        self._generation += 1
         with self._conns_lock:
             conns, self._conns = self._conns, []
         for conn in conns:
@@ -237,6 +286,12 @@ class VoteStore:
             yield
         except sqlite3.OperationalError as exc:
             text = str(exc).lower()
+            if "readonly" in text or "read-only" in text:
+                raise StoreError(
+                    f"{self.path} is read-only (file or folder permissions, or a read-only "
+                    f"filesystem), so {action} is not possible; reads still work. Copy the "
+                    "file somewhere writable to vote."
+                ) from exc
             if "locked" in text or "busy" in text:
                 raise StoreError(
                     f"{self.path} stayed locked by another writer for {_BUSY_TIMEOUT_S:.0f} s "
@@ -251,6 +306,12 @@ class VoteStore:
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
         """One write transaction, holding the write lock from its first statement."""
+        if self.read_only:
+            raise StoreError(
+                f"{self.path} is read-only (file or folder permissions, or a read-only "
+                f"filesystem), so {action} is not possible; reads still work. Copy the file "
+                "somewhere writable to vote."
+            )
         conn = self._conn()
         with self._translate(action):
             conn.execute("BEGIN IMMEDIATE")
@@ -427,6 +488,8 @@ class VoteStore:
         winner = normalize_winner(winner)
         if prompt is not None and not isinstance(prompt, str):
             raise InvalidRequestError(f"prompt must be a string or None, got {prompt!r}.")
+        if prompt is not None:
+            prompt = _SURROGATES.sub("\ufffd", prompt)
         now = time.time()
         with self._write("recording a battle") as conn:
             conn.execute(
