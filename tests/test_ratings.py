@@ -223,3 +223,52 @@ def test_plot_ratings_draws_one_point_per_model() -> None:
             plot_ratings(df.drop(columns=["lower"]))
     finally:
         plt.close(ax.figure)
+
+
+def _plot(df: pd.DataFrame) -> tuple[list[str], str, list[str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from fusionkit.render.rating_plots import plot_ratings
+
+    ax = plot_ratings(df)
+    try:
+        ax.figure.canvas.draw()  # a negative xerr would only raise when drawn
+        labels = [t.get_text() for t in ax.get_yticklabels()]
+        legend = [t.get_text() for t in ax.get_legend().get_texts()]
+        notes = [t.get_text() for t in ax.texts]
+        return labels, " ".join(notes), legend
+    finally:
+        plt.close(ax.figure)
+
+
+def test_plot_ratings_of_one_battle_flags_it_instead_of_raising() -> None:
+    # The README's tour: one battle. Its bootstrap bounds equal the point up to 1e-11.
+    df = ratings([("model-a", "model-b", "a")])
+    assert (df["upper"] - df["lower"]).abs().max() < 1e-6
+    labels, note, legend = _plot(df)
+    assert "Too little evidence" in note and "model-a (1 battle; zero-width interval)" in note
+    assert any("unreliable" in t for t in legend)
+    assert all("n=1" in label for label in labels)
+
+
+def test_plot_ratings_when_one_side_won_every_battle() -> None:
+    df = ratings([("strong", "weak", "a")] * 30, rounds=200)
+    labels, note, _ = _plot(df)
+    assert "zero-width interval" in note and "30 battles" not in note
+    assert labels[-1].startswith("strong")
+
+
+def test_plot_ratings_labels_say_ties_and_counts_and_have_a_legend() -> None:
+    from fusionkit.render.rating_plots import uncertain_rows
+
+    df = ratings(simulate(STRENGTHS, 300, seed=1), rounds=100)
+    labels, note, legend = _plot(df)
+    assert note == ""  # enough battles, real intervals: nothing flagged
+    assert uncertain_rows(df) == [""] * len(df)
+    assert all(" · n=" in label for label in labels)
+    if len(set(df["rank"])) < len(df):  # shared ranks say so
+        assert any("tied" in label for label in labels)
+    assert legend[0].startswith("rating, 95% interval") and any("anchor" in t for t in legend)

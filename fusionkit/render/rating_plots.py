@@ -1,8 +1,14 @@
-"""Plot Bradley–Terry ratings with their confidence intervals (matplotlib, imported lazily)."""
+"""Plot Bradley–Terry ratings with their confidence intervals (matplotlib, imported lazily).
+
+Ratings from a handful of battles are mostly the prior talking: one battle puts the winner
+at ~1500 and the loser at ~500 with a bootstrap interval of width zero (every resample is
+the same battle). Such rows are drawn hollow and grey, labelled with their battle count,
+and named in a note under the plot instead of being shown as a confident "1507 vs 493".
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, MissingDependencyError
 
@@ -10,22 +16,79 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["plot_ratings"]
+__all__ = ["MIN_BATTLES", "plot_ratings", "uncertain_rows"]
 
 _COLUMNS = ("model", "rating", "lower", "upper")
+#: Fewer battles than this per model and its rating is flagged as unreliable.
+MIN_BATTLES = 10
+#: An interval narrower than this (rating points) came from resamples that never varied.
+_ZERO_WIDTH = 1e-6
+_UNCERTAIN_COLOR = "#8c959f"
+
+
+def uncertain_rows(df: pd.DataFrame, *, min_battles: int = MIN_BATTLES) -> list[str]:
+    """Why each row's rating cannot be trusted ("" when it can), in the frame's order.
+
+    Args:
+        df: The DataFrame from :func:`fusionkit.votes.ratings.ratings`.
+        min_battles: Fewer battles than this (``battles`` column) is flagged.
+
+    Returns:
+        One reason per row: ``"1 battle"``, ``"zero-width interval"`` (both joined by
+        ``"; "``), or ``""``.
+    """
+    import numpy as np
+
+    reasons: list[str] = []
+    has_counts = "battles" in df.columns
+    for _, row in df.iterrows():
+        why = []
+        if has_counts and int(row["battles"]) < min_battles:
+            n = int(row["battles"])
+            why.append(f"{n} battle" + ("" if n == 1 else "s"))
+        lower, upper = float(row["lower"]), float(row["upper"])
+        if np.isfinite(lower) and np.isfinite(upper) and upper - lower < _ZERO_WIDTH:
+            why.append("zero-width interval")
+        reasons.append("; ".join(why))
+    return reasons
+
+
+def _labels(data: pd.DataFrame) -> list[str]:
+    """``name  #rank`` with shared ranks spelled out, plus the battle count."""
+    labels = []
+    ranks = data["rank"].tolist() if "rank" in data.columns else None
+    for i, (_, row) in enumerate(data.iterrows()):
+        label = str(row["model"])
+        if ranks is not None:
+            tied = ranks.count(ranks[i])
+            label += f"  #{int(ranks[i])}" + (f" (tied ×{tied})" if tied > 1 else "")
+        if "battles" in data.columns:
+            label += f"  · n={int(row['battles'])}"
+        labels.append(label)
+    return labels
 
 
 def plot_ratings(
-    df: pd.DataFrame, *, ax: Axes | None = None, title: str | None = None, color: str = "#0969da"
+    df: pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    title: str | None = None,
+    color: str = "#0969da",
+    min_battles: int = MIN_BATTLES,
 ) -> Axes:
-    """Plot ratings as points with interval bars, best model on top.
+    """Plot ratings as points with interval bars, best model on top, with a legend.
+
+    Rows from fewer than ``min_battles`` battles, or with a zero-width interval, are drawn
+    hollow and grey and listed in a note: their numbers say little.
 
     Args:
         df: The DataFrame from :func:`fusionkit.votes.ratings.ratings` (columns
-            ``model, rating, lower, upper``; NaN bounds draw a point without a bar).
+            ``model, rating, lower, upper``, optionally ``rank, battles``; NaN bounds draw
+            a point without a bar).
         ax: Axes to draw on; a new figure is made when None.
         title: Plot title; by default it names the confidence level and battle count.
-        color: Colour of the points and bars.
+        color: Colour of the points and bars of trustworthy rows.
+        min_battles: Fewer battles per model than this is flagged.
 
     Returns:
         The matplotlib Axes.
@@ -48,29 +111,74 @@ def plot_ratings(
             "plot_ratings needs matplotlib: pip install matplotlib"
         ) from exc
     import numpy as np
+    from matplotlib.lines import Line2D
 
     data = df.sort_values("rating", ascending=True)  # barh draws bottom-up: best on top
     y = np.arange(len(data))
     rating = data["rating"].to_numpy(dtype=float)
     lower = data["lower"].to_numpy(dtype=float)
     upper = data["upper"].to_numpy(dtype=float)
-    # Bars are distances from the point; a missing bound draws no bar on that side.
-    err = np.vstack([np.nan_to_num(rating - lower), np.nan_to_num(upper - rating)])
+    # Bars are distances from the point. A missing bound draws no bar on that side, and a
+    # bound equal to the point up to rounding (1e-11 below it, from a bootstrap whose
+    # resamples never varied) must not become a negative length, which matplotlib refuses.
+    err = np.clip(
+        np.vstack([np.nan_to_num(rating - lower), np.nan_to_num(upper - rating)]), 0.0, None
+    )
+    reasons = uncertain_rows(data, min_battles=min_battles)
+    flagged = np.array([bool(r) for r in reasons])
     if ax is None:
-        _, ax = plt.subplots(figsize=(7.0, 0.45 * len(data) + 1.4))
-    ax.errorbar(rating, y, xerr=err, fmt="o", color=color, ecolor=color, capsize=4, lw=1.5)
-    labels = [str(m) for m in data["model"]]
-    if "rank" in data.columns:
-        labels = [f"{m}  (#{int(r)})" for m, r in zip(labels, data["rank"], strict=True)]
-    ax.set_yticks(y, labels)
+        _, ax = plt.subplots(figsize=(7.5, 0.45 * len(data) + 1.9))
+    level = float(df.attrs.get("level", 0.95))
+    ok = ~flagged
+    if ok.any():
+        ax.errorbar(
+            rating[ok], y[ok], xerr=err[:, ok], fmt="o", color=color, ecolor=color,
+            capsize=4, lw=1.5,
+        )  # fmt: skip
+    if flagged.any():
+        ax.errorbar(
+            rating[flagged], y[flagged], xerr=err[:, flagged], fmt="o", mfc="white",
+            color=_UNCERTAIN_COLOR, ecolor=_UNCERTAIN_COLOR, capsize=4, lw=1.0, ls="none",
+        )  # fmt: skip
+    ax.set_yticks(y, _labels(data))
+    for tick, bad in zip(ax.get_yticklabels(), flagged, strict=True):
+        if bad:
+            tick.set_color(_UNCERTAIN_COLOR)
     anchor = df.attrs.get("anchor")
+    handles: list[Any] = [
+        Line2D([], [], marker="o", color=color, lw=1.5, label=f"rating, {level:.0%} interval")
+    ]
+    if flagged.any():
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                mfc="white",
+                color=_UNCERTAIN_COLOR,
+                lw=1.0,
+                label=f"unreliable (< {min_battles} battles or zero-width interval)",
+            )  # fmt: skip
+        )
     if anchor is not None:
         ax.axvline(float(anchor), color="#8c959f", lw=0.8, ls="--", zorder=0)
-    ax.set_xlabel("rating (Elo scale)")
+        handles.append(
+            Line2D([], [], color="#8c959f", lw=0.8, ls="--", label=f"anchor {float(anchor):g}")
+        )
+    ax.legend(handles=handles, loc="lower right", fontsize="small", framealpha=0.9)
+    ax.set_xlabel("rating (Elo scale); #rank counts models whose interval lies entirely above")
     ax.grid(axis="x", alpha=0.3)
     if title is None:
-        level = df.attrs.get("level", 0.95)
         n = df.attrs.get("n_battles")
-        title = f"Ratings with {level:.0%} bootstrap intervals" + (f" ({n} battles)" if n else "")
+        title = f"Ratings with {level:.0%} bootstrap intervals" + (
+            f" ({n} battle{'' if n == 1 else 's'})" if n else ""
+        )
     ax.set_title(title)
+    if flagged.any():
+        names = [f"{m} ({why})" for m, why in zip(data["model"], reasons, strict=True) if why][::-1]
+        ax.annotate(
+            "Too little evidence to rank: " + ", ".join(names),
+            xy=(0, 0), xycoords="axes fraction", xytext=(0, -34), textcoords="offset points",
+            fontsize="small", color="#cf222e", va="top", wrap=True,
+        )  # fmt: skip
     return ax
