@@ -13,7 +13,7 @@ import pytest
 
 from fusionkit.errors import InvalidRequestError, StoreError
 from fusionkit.models.fake import FakeModel
-from fusionkit.panel.compare import Decision, Tally, acompare, compare
+from fusionkit.panel.compare import ROW_LABELS, Decision, Tally, acompare, compare
 from fusionkit.panel.personas import DEFAULT_PERSONAS
 from fusionkit.panel.review import Panel
 from fusionkit.panel.types import NO_TAKE, PanelResult, Review, ToolCard
@@ -59,7 +59,7 @@ def persona_of(request: Request) -> str:
 
 
 def tool_of(request: Request) -> str:
-    m = re.search(r"<subject>\nTool: (.*)\n", request.messages[1].content)
+    m = re.search(r"<subject>\nTool: (.*)\n", request.messages[-1].content)
     assert m is not None
     return m.group(1)
 
@@ -85,7 +85,7 @@ def two_sided_model() -> FakeModel:
         table[(CLOUD.name, p.name)] = j(45, "skip", f"{p.name} finds it too costly")
     table[(EDGE.name, "Skeptic")] = j(55, "skip", "Breaks on long inputs.")
     table[(CLOUD.name, "Creator")] = j(87, "ship", "Great for long scripts.")
-    return scripted(table, default=j(50, "ship", "?"))
+    return scripted(table, default=j(50, "ship", "no strong view either way"))
 
 
 def test_decision_page_content() -> None:
@@ -100,9 +100,21 @@ def test_decision_page_content() -> None:
     assert set(votes.asked) == {EDGE.name, CLOUD.name}
 
     df = d.to_frame()
-    assert list(df.index) == ["Panel verdict", "Community", "Pricing", "Best for", "Category"]
+    assert list(df.index) == list(ROW_LABELS)
+    assert list(df.index) == [
+        "Panel verdict",
+        "Community",
+        "What it is",
+        "Getting started",
+        "Pricing",
+        "Best for",
+        "Category",
+    ]
     assert list(df.columns) == [EDGE.name, CLOUD.name]
-    assert df.loc["Panel verdict", EDGE.name] == "Ship · 4 ship / 1 skip · mean 79/100"
+    assert df.loc["Panel verdict", EDGE.name] == "Ship · panel ship 80% (4 of 5) · mean 79/100"
+    assert df.loc["Panel verdict", CLOUD.name] == "Skip · panel ship 20% (1 of 5) · mean 53/100"
+    assert df.loc["What it is", EDGE.name] == "Runs offline."
+    assert df.loc["Getting started", CLOUD.name] == "Sign up"
     assert df.loc["Community", EDGE.name] == "12 ship / 3 skip (80% ship)"
     assert df.loc["Community", CLOUD.name] == "2 ship / 6 skip (25% ship)"
     assert df.loc["Pricing", CLOUD.name] == "$20/mo"
@@ -120,8 +132,14 @@ def test_decision_page_content() -> None:
 
     html = d._repr_html_()
     assert "which should you ship with?" in html
-    for label in ("Panel verdict", "Community", "Pricing", "Best for", "Category"):
+    for label in ROW_LABELS:
         assert f"<th>{label}</th>" in html
+    # the verdict is coloured (ship green, skip red) and the ship share is in each head
+    assert '<td class="v-ship"><b>Ship · panel ship 80%' in html
+    assert '<td class="v-skip"><b>Skip · panel ship 20%' in html
+    assert '<span class="badge ship">Ship</span> Panel ship 80%' in html
+    assert '<span class="badge skip">Skip</span> Panel ship 20%' in html
+    assert "None" not in html
     assert "Reviewer scorecard" in html
     assert '<b>87/100</b> · <span class="badge ship">ship</span>' in html
     assert "Great for long scripts." in html and "Breaks on long inputs." in html
@@ -165,8 +183,11 @@ def test_community_only_and_nothing_at_all() -> None:
 
 
 def test_lesser_skip_is_flagged() -> None:
-    table = {(CLOUD.name, p.name): j(10, "skip", "no") for p in DEFAULT_PERSONAS}
-    model = scripted(table, default=j(40, "skip", "not yet"))
+    table = {
+        (CLOUD.name, p.name): j(10, "skip", "far too costly for a small team")
+        for p in DEFAULT_PERSONAS
+    }
+    model = scripted(table, default=j(40, "skip", "not ready for daily use yet"))
     d = compare(EDGE, CLOUD, panel=Panel(model))
     assert d.panel_favours == EDGE.name
     assert "the panel leans skip on Mistral 9B Edge: it is the lesser skip" in d.recommendation
@@ -176,14 +197,18 @@ def test_no_panel_take_in_the_scorecard() -> None:
     table: dict[tuple[str, str], str | BaseException] = {
         (CLOUD.name, "Founder"): RuntimeError("server exploded")
     }
-    d = compare(EDGE, CLOUD, panel=Panel(scripted(table, default=j(70, "ship", "fine"))))
+    d = compare(
+        EDGE,
+        CLOUD,
+        panel=Panel(scripted(table, default=j(70, "ship", "fine for everyday work here"))),
+    )
     founder_b = d.panel_b.review_for("Founder") if d.panel_b else None
     assert founder_b is not None and founder_b.take == NO_TAKE
     assert d.scorecard_frame().loc["Founder", CLOUD.name] == NO_TAKE
     html = d._repr_html_()
     row = re.search(r"<tr><th>Founder</th>(.*?)</tr>", html, re.S)
     assert row is not None and "No panel take" in row.group(1) and "server exploded" in row.group(1)
-    assert "Ship · 4 ship / 0 skip · 1 no take" in html
+    assert "Ship · panel ship 100% (4 of 4) · mean 70/100 · 1 no take" in html
 
 
 @pytest.mark.parametrize("evil", [EVIL_SCRIPT, EVIL_IMG])
@@ -209,7 +234,7 @@ def test_card_and_take_text_is_escaped(evil: str) -> None:
 
 
 def test_ten_persona_calls_run_in_parallel() -> None:
-    model = FakeModel("slow", j(70, "ship", "ok"), latency=0.2)
+    model = FakeModel("slow", j(70, "ship", "solid enough for everyday work"), latency=0.2)
     start = time.perf_counter()
     d = compare(EDGE, CLOUD, panel=Panel(model))
     elapsed = time.perf_counter() - start
@@ -227,7 +252,7 @@ def test_broken_store_fails_before_any_model_call() -> None:
         def tally(self, name: str) -> Mapping[str, int]:
             raise StoreError("votes.db is locked; close the other writer and retry.")
 
-    model = FakeModel("m", j(70, "ship", "ok"))
+    model = FakeModel("m", j(70, "ship", "solid enough for everyday work"))
     with pytest.raises(StoreError, match="locked"):
         compare(EDGE, CLOUD, panel=Panel(model), votes=Broken())
     assert model.call_count == 0

@@ -18,12 +18,15 @@ takes; a tool favoured while its own panel verdict is Skip is flagged as the les
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .._sync import run_sync
 from ..errors import InvalidRequestError
+from .progress import PanelProgress, ProgressLike, check_progress
 from .types import PanelResult, ToolCard, safe_url
 
 if TYPE_CHECKING:
@@ -35,7 +38,20 @@ __all__ = ["Decision", "Tally", "VoteSource", "acompare", "compare"]
 
 NO_VOTES = "No community votes yet"
 NO_PANEL = "No panel review"
-ROW_LABELS = ("Panel verdict", "Community", "Pricing", "Best for", "Category")
+NOT_GIVEN = "—"
+ROW_LABELS = (
+    "Panel verdict",
+    "Community",
+    "What it is",
+    "Getting started",
+    "Pricing",
+    "Best for",
+    "Category",
+)
+#: The page's sections, in order; each is one template ``panel_decision_<name>.html``
+#: rendered with the Decision as ``d``. A new section (measured evidence, say) is one
+#: template and one name here.
+SECTIONS = ("summary", "scorecard")
 
 
 class VoteSource(Protocol):
@@ -91,12 +107,24 @@ class Tally:
 
 
 def _panel_cell(result: PanelResult | None) -> str:
+    """``"Ship · panel ship 80% (4 of 5) · mean 79/100"`` (plus no-takes), in words."""
     if result is None:
         return NO_PANEL
-    text = result.headline
+    parts = [result.verdict]
+    if result.ship_pct is not None:
+        views = result.ship + result.skip
+        parts.append(f"panel ship {result.ship_pct:.0f}% ({result.ship} of {views})")
     if result.mean_score is not None:
-        text += f" · mean {result.mean_score:.0f}/100"
-    return text
+        parts.append(f"mean {result.mean_score:.0f}/100")
+    if result.no_view:
+        parts.append(f"{result.no_view} no take")
+    return " · ".join(parts)
+
+
+def _verdict_class(result: PanelResult | None) -> str:
+    """The CSS class colouring a panel verdict (ship green, skip red, else neutral)."""
+    verdict = result.verdict if result is not None else ""
+    return {"Ship": "ship", "Skip": "skip"}.get(verdict, "neutral")
 
 
 def _panel_key(result: PanelResult | None) -> tuple[float, float] | None:
@@ -158,9 +186,11 @@ class Decision:
         return [
             ("Panel verdict", _panel_cell(self.panel_a), _panel_cell(self.panel_b)),
             ("Community", self._community_cell(self.votes_a), self._community_cell(self.votes_b)),
-            ("Pricing", a.pricing or "—", b.pricing or "—"),
-            ("Best for", a.best_for or "—", b.best_for or "—"),
-            ("Category", a.category or "—", b.category or "—"),
+            ("What it is", a.description or NOT_GIVEN, b.description or NOT_GIVEN),
+            ("Getting started", a.entry or NOT_GIVEN, b.entry or NOT_GIVEN),
+            ("Pricing", a.pricing or NOT_GIVEN, b.pricing or NOT_GIVEN),
+            ("Best for", a.best_for or NOT_GIVEN, b.best_for or NOT_GIVEN),
+            ("Category", a.category or NOT_GIVEN, b.category or NOT_GIVEN),
         ]
 
     def personas(self) -> list[str]:
@@ -278,7 +308,7 @@ class Decision:
     # -- output ------------------------------------------------------------------------
 
     def to_frame(self) -> pd.DataFrame:
-        """The summary rows: index Panel verdict, Community, Pricing, Best for, Category."""
+        """The summary rows (index :data:`ROW_LABELS`), every cell plain text."""
         import pandas as pd
 
         rows = self.rows()
@@ -302,26 +332,80 @@ class Decision:
             columns=[self.a.name, self.b.name],
         )
 
-    def _repr_html_(self) -> str:
+    def sections(self) -> list[str]:
+        """Each section of the page as an HTML fragment, in :data:`SECTIONS` order."""
         from ..render.html import render
 
+        context = {
+            "d": self,
+            "rows": self.rows(),
+            "scorecard": self.scorecard(),
+            "url_a": safe_url(self.a.url),
+            "url_b": safe_url(self.b.url),
+            "class_a": _verdict_class(self.panel_a),
+            "class_b": _verdict_class(self.panel_b),
+        }
+        return [render(f"panel_decision_{name}.html", **context) for name in SECTIONS]
+
+    def _repr_html_(self) -> str:
+        from ..render.html import render, safe
+
         return render(
-            "panel_decision.html",
-            d=self,
-            rows=self.rows(),
-            scorecard=self.scorecard(),
-            url_a=safe_url(self.a.url),
-            url_b=safe_url(self.b.url),
+            "panel_decision.html", d=self, sections=[safe(html) for html in self.sections()]
         )
+
+    def to_html(self) -> str:
+        """The page as a standalone HTML file's text (inline CSS, nothing fetched)."""
+        return self._page().to_html()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the page as a standalone HTML file to share (atomically).
+
+        Args:
+            path: Where to write the ``.html`` file (its folder is created).
+
+        Returns:
+            The absolute path written.
+        """
+        return self._page().save(path)
+
+    def _page(self) -> Any:
+        from ..render.report import Report
+
+        return Report(self.title).add_object(self)
 
 
 def _check_card(card: Any, which: str) -> ToolCard:
     if not isinstance(card, ToolCard):
         raise InvalidRequestError(
             f"compare() takes two ToolCards; {which} is a {type(card).__name__}. "
-            "Build one with ToolCard(name=..., tagline=..., ...)."
+            "Build one with ToolCard(name=..., tagline=..., ...) or ToolCard.from_dict({...})."
         )
     return card
+
+
+def _check_args(panel: Any, votes: Any, title: Any, progress: Any) -> None:
+    """Name the argument and what it accepts, before any vote is read or model called."""
+    from .review import Panel
+
+    if panel is not None and not isinstance(panel, Panel):
+        shown = (
+            f"{type(panel).__name__} {panel!r}" if isinstance(panel, str) else type(panel).__name__
+        )
+        raise InvalidRequestError(
+            f"compare(panel=...) takes a Panel, e.g. Panel(fk.edge_model()) or Panel('edge'), "
+            f"or None for no panel; got {shown}."
+        )
+    if votes is not None and not callable(getattr(votes, "tally", None)):
+        raise InvalidRequestError(
+            "compare(votes=...) takes a VoteStore (anything with a tally(name) method that "
+            f"returns {{'ship': n, 'skip': m}}) or None; got {type(votes).__name__}."
+        )
+    if title is not None and not isinstance(title, str):
+        raise InvalidRequestError(
+            f"compare(title=...) takes text or None, got {type(title).__name__}."
+        )
+    check_progress(progress, "compare")
 
 
 async def acompare(
@@ -331,22 +415,28 @@ async def acompare(
     votes: VoteSource | None = None,
     *,
     title: str | None = None,
+    progress: ProgressLike = True,
 ) -> Decision:
     """Build the decision page for two tools.
 
     Args:
         a: The first tool.
         b: The second tool.
-        panel: The panel that reviews both (both reviews run in parallel); None skips it.
+        panel: The panel that reviews both (all persona calls run concurrently); None
+            skips it.
         votes: A vote store (anything with ``tally(name)``); None shows no community votes.
         title: Page title (default ``"A vs B — which should you ship with?"``).
+        progress: Show each persona review as it finishes (a bar in a notebook, lines on
+            stderr in a terminal); False silences it; a callable
+            ``progress(label, done, total)`` receives the events instead.
 
     Returns:
-        A :class:`Decision`, which renders itself in a notebook.
+        A :class:`Decision`, which renders itself in a notebook and saves as a page.
 
     Raises:
-        InvalidRequestError: Not two ToolCards, or two with the same name, or a malformed
-            tally.
+        InvalidRequestError: Not two ToolCards, or two with the same name, a ``panel`` that
+            is not a Panel, ``votes`` without ``tally``, a malformed tally, a bad
+            ``title`` or ``progress``.
     """
     a, b = _check_card(a, "a"), _check_card(b, "b")
     if a.name == b.name:
@@ -354,11 +444,26 @@ async def acompare(
             f"both tools are named {a.name!r}; give them distinct names "
             "(names key the votes and the columns)."
         )
+    _check_args(panel, votes, title, progress)
     # Read the tallies first: a broken store fails before any model call is spent.
     votes_a, votes_b = Tally.read(votes, a.name), Tally.read(votes, b.name)
     panel_a = panel_b = None
     if panel is not None:
-        panel_a, panel_b = await asyncio.gather(panel.areview(a), panel.areview(b))
+        from .review import describe_subject
+
+        n = len(panel.personas)
+        tracker = PanelProgress(
+            progress,
+            2 * n,
+            f"Panel: {n} personas played by {panel.model.name} reviewing {a.name} and {b.name}",
+        )
+        try:
+            panel_a, panel_b = await asyncio.gather(
+                panel._areview(*describe_subject(a), tracker),
+                panel._areview(*describe_subject(b), tracker),
+            )
+        finally:
+            tracker.close()
     return Decision(
         a=a,
         b=b,
@@ -377,6 +482,7 @@ def compare(
     votes: VoteSource | None = None,
     *,
     title: str | None = None,
+    progress: ProgressLike = True,
 ) -> Decision:
     """Sync twin of :func:`acompare`; works inside Jupyter's running loop."""
-    return run_sync(acompare(a, b, panel, votes, title=title))
+    return run_sync(acompare(a, b, panel, votes, title=title, progress=progress))

@@ -26,20 +26,48 @@ once the labelled lines are removed. A missing take does not void a view (it sho
 
 A reply is *usable* when it yields both a score and a verdict; otherwise
 :attr:`ParsedReply.problems` says, in words the model is shown on a re-ask, what was wrong.
+
+Those rules are the last step-down, for backends that return free text. A backend that
+honours the review schema hands over a validated object (:func:`from_object`), and both
+paths then go through the same two checks the panel applies to every view:
+
+* :func:`take_problem` — the take must be a reason: at least four distinct words, not one
+  phrase looping, not a copy of the prompt's worked example, not the subject's own text
+  handed back. A 135M model under a grammar writes valid JSON every time, so this is the
+  check that still catches an empty answer in valid form.
+* :func:`resolve_verdict` — **the contradiction rule**. The verdict must agree with the
+  score: a score of 60 or more means ship, 40 or less means skip, and between 41 and 59
+  either verdict stands. When they disagree (90 with skip, 20 with ship) the **score
+  decides** and the review's ``note`` says so. The score is the finer statement and is
+  written first, right after the reason; the verdict is the last, most-parroted token.
 """
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..parsing import extract_json
 from .types import Verdict
 
-__all__ = ["ParsedReply", "parse_reply", "parse_score", "parse_verdict"]
+__all__ = [
+    "SHIP_FROM",
+    "SKIP_UPTO",
+    "ParsedReply",
+    "from_object",
+    "parse_reply",
+    "parse_score",
+    "parse_verdict",
+    "resolve_verdict",
+    "take_problem",
+]
+
+#: The contradiction rule's bounds: a score >= SHIP_FROM means ship, <= SKIP_UPTO skip.
+SHIP_FROM, SKIP_UPTO = 60, 40
 
 _NUM = r"-?\d+(?:\.\d+)?"
 _PCT = re.compile(rf"^({_NUM})\s*%$")
@@ -235,3 +263,87 @@ def parse_reply(text: str) -> ParsedReply:
     if obj is None and problems:
         problems.insert(0, "no JSON object was found")
     return ParsedReply(score, verdict, _clean_take(take), tuple(problems))
+
+
+def from_object(obj: Any) -> ParsedReply:
+    """Read an object a backend already decoded (and validated against the review schema).
+
+    The lenient value rules still apply, so an object from a backend that only checked
+    the JSON syntax (not the schema) is read the same way as one in text.
+
+    Args:
+        obj: The decoded reply, normally ``{"take": ..., "score": ..., "verdict": ...}``.
+
+    Returns:
+        A :class:`ParsedReply`.
+    """
+    if not isinstance(obj, Mapping):
+        return ParsedReply(None, None, "", (f"the reply was {type(obj).__name__}, not an object",))
+    fields = _fields(obj)
+    score, score_problem = parse_score(fields.get("score"))
+    verdict, verdict_problem = parse_verdict(fields.get("verdict"))
+    take = next(
+        (fields[k] for k in _TAKE_KEYS if isinstance(fields.get(k), str) and fields[k].strip()),
+        "",
+    )
+    problems = tuple(p for p in (score_problem, verdict_problem) if p)
+    return ParsedReply(score, verdict, _clean_take(take), problems)
+
+
+def resolve_verdict(score: int, verdict: Verdict) -> tuple[Verdict, str | None]:
+    """Apply the contradiction rule: the score decides a verdict that contradicts it.
+
+    Args:
+        score: The stated score, 0–100.
+        verdict: The stated verdict.
+
+    Returns:
+        ``(verdict, note)``: the verdict to keep, and a note saying what was changed
+        (None when the stated verdict stands).
+    """
+    if score >= SHIP_FROM and verdict == "skip":
+        decided: Verdict = "ship"
+    elif score <= SKIP_UPTO and verdict == "ship":
+        decided = "skip"
+    else:
+        return verdict, None
+    return decided, (
+        f"the reply said {verdict} with a score of {score}; the score decides "
+        f"({SHIP_FROM}+ ship, {SKIP_UPTO} or less skip), so the verdict is {decided}"
+    )
+
+
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+
+
+def _words(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
+def take_problem(take: str, *, subject: str = "", examples: Sequence[str] = ()) -> str | None:
+    """Say why a take is not a reason, or None when it is one.
+
+    Args:
+        take: The take to check.
+        subject: The subject's text: a take that only hands it back is not a judgement.
+        examples: Takes shown to the model as examples: a copy is not its own view.
+
+    Returns:
+        A short problem in plain words (shown to the model on a re-ask), or None.
+    """
+    words = _words(take)
+    if not words:
+        return "no take (the reason in one or two sentences)"
+    distinct = set(words)
+    if len(distinct) < 4:
+        return f"the take {_fmt(take)} is too short to be a reason"
+    if len(words) >= 8 and len(distinct) < 0.5 * len(words):
+        return "the take repeats itself instead of giving a reason"
+    flat = " ".join(words)
+    for example in examples:
+        ratio = difflib.SequenceMatcher(None, flat, " ".join(_words(example))).ratio()
+        if ratio >= 0.8:
+            return "the take copies the example instead of judging this tool"
+    if len(flat) >= 20 and flat in " ".join(_words(subject)):
+        return "the take repeats the tool's description instead of judging it"
+    return None

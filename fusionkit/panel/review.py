@@ -1,9 +1,17 @@
 """A panel of reviewer personas reviews a subject: a ToolCard, a fusion result, or text.
 
-The personas run in parallel (one ``asyncio.gather`` over ``model.acomplete``; a local
-model batches them). Each reply is parsed by :func:`fusionkit.panel.parse.parse_reply`;
-an unusable reply is re-asked once (``retries``) in the same conversation with a reminder
-naming what was wrong; a reply still unusable, or a model error, becomes that persona's
+Every persona is asked with the review schema (``take``, ``score``, ``verdict``): a local
+model decodes under a grammar built from it, an HTTP model gets it as ``response_format``,
+and the model layer validates the answer either way. A backend whose reply still does not
+satisfy the schema raises :class:`~fusionkit.errors.StructuredOutputError` quoting the
+reply, and the lenient parser (:func:`fusionkit.panel.parse.parse_reply`) reads that text
+as the last step-down. Every view then passes the same checks (a take that is a reason;
+the contradiction rule), see :mod:`fusionkit.panel.parse`.
+
+The personas run concurrently (one ``asyncio.gather``; a local model micro-batches them)
+and each one is reported as it finishes (:mod:`fusionkit.panel.progress`). An unusable
+reply is re-asked once (``retries``) in the same conversation with a reminder naming what
+was wrong; a reply still unusable, or a model error, becomes that persona's
 ``"No panel take"`` with ``error`` saying why. Other personas are never affected, and no
 score or verdict is ever made up.
 """
@@ -16,12 +24,19 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._sync import run_sync
-from ..errors import InvalidRequestError
+from ..errors import InvalidRequestError, StructuredOutputError
 from ..types import Message, build_request
-from .parse import parse_reply
-from .personas import DEFAULT_PERSONAS, card_text, fusion_text, reminder_prompt
-from .personas import system_prompt as persona_system_prompt
-from .personas import user_prompt as persona_user_prompt
+from .parse import ParsedReply, from_object, parse_reply, resolve_verdict, take_problem
+from .personas import (
+    DEFAULT_PERSONAS,
+    REVIEW_SCHEMA,
+    card_text,
+    example_take,
+    fusion_text,
+    messages_for,
+    reminder_prompt,
+)
+from .progress import PanelProgress, ProgressLike, check_progress
 from .types import PanelResult, Persona, Review, ToolCard
 
 if TYPE_CHECKING:
@@ -50,6 +65,8 @@ def describe_subject(subject: Subject, *, name: str | None = None) -> tuple[str,
     Raises:
         InvalidRequestError: Anything else, or an empty string.
     """
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise InvalidRequestError(f"name must be non-empty text or None, got {name!r}.")
     if isinstance(subject, ToolCard):
         return name or subject.name, "tool", card_text(subject)
     if isinstance(subject, str):
@@ -70,6 +87,18 @@ def describe_subject(subject: Subject, *, name: str | None = None) -> tuple[str,
     )
 
 
+def _resolve_model(model: object) -> Model:
+    from ..models.base import Model
+    from ..models.specs import model as resolve_model
+
+    if not isinstance(model, (Model, str)):
+        raise InvalidRequestError(
+            f"Panel(model=...) takes a Model (e.g. fk.edge_model()) or a spec string such as "
+            f"'edge' or 'openrouter:...', not {type(model).__name__}."
+        )
+    return resolve_model(model)
+
+
 class Panel:
     """A panel of personas, all played by one model.
 
@@ -77,13 +106,13 @@ class Panel:
         model: The model playing every persona (a Model, or a spec such as ``"edge"``).
         personas: The reviewers, in display order (default: Builder, Skeptic, Futurist,
             Founder, Creator). Names must be unique.
-        max_tokens: Token budget of each reply.
+        max_tokens: Token budget of each reply (a take is at most 280 characters).
         temperature: Sampling temperature (0: greedy, deterministic and cacheable).
         retries: How many times an unusable reply is re-asked (0 or more).
 
     Example:
-        >>> panel = Panel(FakeModel(replies='{"score": 80, "verdict": "ship", "take": "ok"}'))
-        >>> panel.review("a CLI that renames files").headline
+        >>> reply = '{"take": "Saves an afternoon of setup.", "score": 80, "verdict": "ship"}'
+        >>> Panel(FakeModel(replies=reply)).review("a CLI", progress=False).headline
         'Ship · 5 ship / 0 skip'
     """
 
@@ -92,13 +121,16 @@ class Panel:
         model: Model | str,
         personas: Sequence[Persona] = DEFAULT_PERSONAS,
         *,
-        max_tokens: int = 256,
+        max_tokens: int = 160,
         temperature: float = 0.0,
         retries: int = 1,
     ) -> None:
-        from ..models.specs import model as resolve_model
-
-        self.model: Model = resolve_model(model)
+        self.model: Model = _resolve_model(model)
+        if isinstance(personas, (str, Persona)) or not isinstance(personas, Sequence):
+            raise InvalidRequestError(
+                "Panel(personas=...) takes a list of Persona objects, e.g. "
+                f'[Persona("Teacher", focus="...")], not {type(personas).__name__}.'
+            )
         self.personas: tuple[Persona, ...] = tuple(personas)
         if not self.personas:
             raise InvalidRequestError("a panel needs at least one persona.")
@@ -124,23 +156,58 @@ class Panel:
         names = ", ".join(p.name for p in self.personas)
         return f"Panel(model={self.model.name!r}, personas=[{names}])"
 
-    async def areview(self, subject: Subject, *, name: str | None = None) -> PanelResult:
-        """Ask every persona, in parallel, for a score, a verdict and a take.
+    async def areview(
+        self, subject: Subject, *, name: str | None = None, progress: ProgressLike = True
+    ) -> PanelResult:
+        """Ask every persona, concurrently, for a take, a score and a verdict.
 
         Args:
             subject: A :class:`ToolCard`, a FusionResult, or plain text.
             name: Display name for the subject (default: the card's name, ...).
+            progress: Show each persona as it finishes (a bar in a notebook, lines on
+                stderr in a terminal); False silences it; a callable
+                ``progress(label, done, total)`` receives the events instead.
 
         Returns:
             A :class:`PanelResult` with one Review per persona, in panel order; a persona
             that failed has ``"No panel take"`` and its ``error``.
 
         Raises:
-            InvalidRequestError: The subject cannot be reviewed.
+            InvalidRequestError: The subject cannot be reviewed, or a bad ``progress``.
         """
+        check_progress(progress, "Panel.review")
         subject_name, kind, text = describe_subject(subject, name=name)
+        tracker = PanelProgress(
+            progress,
+            len(self.personas),
+            f"Panel: {len(self.personas)} personas played by {self.model.name} "
+            f"reviewing {subject_name}",
+        )
+        try:
+            return await self._areview(subject_name, kind, text, tracker)
+        finally:
+            tracker.close()
+
+    def review(
+        self, subject: Subject, *, name: str | None = None, progress: ProgressLike = True
+    ) -> PanelResult:
+        """Sync twin of :meth:`areview`; works inside Jupyter's running loop."""
+        return run_sync(self.areview(subject, name=name, progress=progress))
+
+    async def _areview(
+        self, subject_name: str, kind: str, text: str, tracker: PanelProgress
+    ) -> PanelResult:
+        """Review with a progress tracker shared with the caller (compare shares one)."""
         start = time.perf_counter()
-        reviews = await asyncio.gather(*(self._review_one(p, text) for p in self.personas))
+
+        async def one(persona: Persona) -> Review:
+            review = await self._ask(persona, text)
+            tracker.step(
+                f"{subject_name} · {persona.name}: {review.label} ({review.latency_s:.1f} s)"
+            )
+            return review
+
+        reviews = await asyncio.gather(*(one(p) for p in self.personas))
         return PanelResult(
             subject_name=subject_name,
             reviews=tuple(reviews),
@@ -149,68 +216,82 @@ class Panel:
             elapsed_s=time.perf_counter() - start,
         )
 
-    def review(self, subject: Subject, *, name: str | None = None) -> PanelResult:
-        """Sync twin of :meth:`areview`; works inside Jupyter's running loop."""
-        return run_sync(self.areview(subject, name=name))
+    async def _ask(self, persona: Persona, text: str) -> Review:
+        """Ask one persona → read the reply → re-ask (``retries`` times) → a Review.
 
-    async def _review_one(self, persona: Persona, text: str) -> Review:
-        messages = [
-            Message("system", persona_system_prompt(persona)),
-            Message("user", persona_user_prompt(text, persona)),
-        ]
-        attempts, latency, cost = 0, 0.0, 0.0
-        cost_known = True
-        raw = ""
-        problems: tuple[str, ...] = ()
-        for _ in range(1 + self.retries):
-            attempts += 1
+        Kept as one function on purpose: it is the panel's whole "ask, parse, re-ask once"
+        loop, and a shared structured-answer helper can replace it in one place.
+        """
+        messages = messages_for(persona, text)
+        examples = (example_take(persona),)
+        latency = 0.0
+        cost: float | None = 0.0
+        reply, problems = "", ("no reply",)
+        for attempt in range(1, 2 + self.retries):
+            # Wall time around the call: a failed structured answer carries no Completion.
+            t0 = time.perf_counter()
             try:
                 completion = await self.model.acomplete(
-                    messages, max_tokens=self.max_tokens, temperature=self.temperature
+                    messages,
+                    max_tokens=self.max_tokens,
+                    temperature=self.temperature,
+                    schema=REVIEW_SCHEMA,
                 )
+                reply, read, note = completion.text, from_object(completion.parsed), None
+                cost = None if cost is None else _add(cost, completion.cost_usd)
+            except StructuredOutputError as exc:
+                # No constrained decoding here: read the free text leniently (last step-down).
+                reply, read, cost = exc.reply, parse_reply(exc.reply), None
+                note = f"read leniently: the reply did not satisfy the schema ({exc.problem})"
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - one persona's failure is data
                 return Review.no_take(
                     persona.name,
                     f"the model failed: {type(exc).__name__}: {exc}",
-                    raw=raw,
-                    attempts=attempts,
-                    latency_s=latency,
-                    cost_usd=cost if cost_known else None,
+                    raw=reply,
+                    attempts=attempt,
+                    latency_s=latency + time.perf_counter() - t0,
+                    cost_usd=cost,
                 )
-            latency += completion.latency_s
-            if completion.cost_usd is None:
-                cost_known = False
-            else:
-                cost += completion.cost_usd
-            raw = completion.text
-            parsed = parse_reply(raw)
-            if parsed.usable:
+            latency += time.perf_counter() - t0
+            problems = _problems(read, text, examples)
+            if not problems:
+                assert read.score is not None and read.verdict is not None
+                verdict, resolved = resolve_verdict(read.score, read.verdict)
                 return Review(
                     persona=persona.name,
-                    score=parsed.score,
-                    verdict=parsed.verdict,
-                    take=parsed.take,
-                    raw=raw,
-                    attempts=attempts,
+                    score=read.score,
+                    verdict=verdict,
+                    take=read.take,
+                    raw=reply,
+                    attempts=attempt,
                     latency_s=latency,
-                    cost_usd=cost if cost_known else None,
+                    cost_usd=cost,
+                    note="; ".join(n for n in (note, resolved) if n) or None,
                 )
-            problems = parsed.problems
-            if completion.finish_reason == "length":
-                problems = (*problems, "the reply was cut off at max_tokens")
             messages = [
                 *messages,
-                Message("assistant", raw),
+                Message("assistant", reply or "(empty)"),
                 Message("user", reminder_prompt(problems)),
             ]
         return Review.no_take(
             persona.name,
-            f"unusable reply after {attempts} attempt{'s' if attempts > 1 else ''}: "
+            f"unusable reply after {attempt} attempt{'s' if attempt > 1 else ''}: "
             + "; ".join(problems),
-            raw=raw,
-            attempts=attempts,
+            raw=reply,
+            attempts=attempt,
             latency_s=latency,
-            cost_usd=cost if cost_known else None,
+            cost_usd=cost,
         )
+
+
+def _problems(read: ParsedReply, subject: str, examples: Sequence[str]) -> tuple[str, ...]:
+    """Everything that keeps a read reply from being a view, in words for the re-ask."""
+    take = take_problem(read.take, subject=subject, examples=examples)
+    return (*read.problems, *((take,) if take else ()))
+
+
+def _add(total: float, cost: float | None) -> float | None:
+    """Sum costs; None (unknown) once any part is unknown."""
+    return None if cost is None else total + cost

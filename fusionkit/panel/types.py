@@ -8,8 +8,10 @@ build a half-view or a made-up score.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import InvalidRequestError
@@ -79,9 +81,26 @@ class ToolCard:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ToolCard:
-        """Build a card from a mapping; unknown keys are an error (they are usually typos)."""
+        """Build a card from a mapping; unknown keys are an error (they are usually typos).
+
+        Args:
+            data: A mapping with at least ``name``; the other fields are optional text.
+
+        Raises:
+            InvalidRequestError: ``data`` is not a mapping, has unknown keys, or has a
+                missing name or a non-text value.
+        """
         known = set(cls.__dataclass_fields__)
-        extra = sorted(set(data) - known)
+        if not isinstance(data, Mapping):
+            raise InvalidRequestError(
+                f"ToolCard.from_dict(data) takes a mapping such as {{'name': 'My tool', "
+                f"'tagline': '...'}}, not {type(data).__name__}; the fields are {sorted(known)}."
+            )
+        if "name" not in data:
+            raise InvalidRequestError(
+                f"ToolCard.from_dict(data) needs a 'name'; got the keys {sorted(map(str, data))}."
+            )
+        extra = sorted(map(str, set(data) - known))
         if extra:
             raise InvalidRequestError(
                 f"unknown ToolCard field(s) {extra}; the fields are {sorted(known)}."
@@ -104,20 +123,33 @@ class Persona:
 
     Args:
         name: Display name (``"Builder"``, ``"Teacher"``, ...); unique within a panel.
-        focus: What this reviewer looks at, in a sentence; it goes into the prompt.
-        system_prompt: Optional full system prompt replacing the default persona framing.
-            The JSON answer format is always appended, so replies stay parseable.
+        focus: What this reviewer looks at, in a short phrase; it goes into the prompt.
+        system_prompt: Optional framing replacing "You are <name>, a reviewer ..."; the
+            focus and the JSON answer format are always appended.
+        example_take: This persona's take on the prompt's worked example (a made-up
+            receipt-scanning tool), in its own voice; None uses a neutral one. Small models
+            copy the example's tone, so this is where a persona's voice is set.
+        example_score: The worked example's score (0–100); its verdict follows from it.
     """
 
     name: str
     focus: str
     system_prompt: str | None = None
+    example_take: str | None = None
+    example_score: int | None = None
 
     def __post_init__(self) -> None:
         _require_text("Persona", "name", self.name, empty_ok=False)
         _require_text("Persona", "focus", self.focus, empty_ok=False)
         if self.system_prompt is not None:
             _require_text("Persona", "system_prompt", self.system_prompt, empty_ok=False)
+        if self.example_take is not None:
+            _require_text("Persona", "example_take", self.example_take, empty_ok=False)
+        s = self.example_score
+        if s is not None and (isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 100):
+            raise InvalidRequestError(
+                f"Persona.example_score must be an integer 0–100 or None, got {s!r}."
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +166,10 @@ class Review:
         error: Why there is no view (None when there is one).
         latency_s: Total model time over the attempts, in seconds.
         cost_usd: Total cost over the attempts (None when unknown).
+        note: What the panel did to the reply, when it did anything: a verdict that
+            contradicted the score and was resolved by the rule in
+            :func:`fusionkit.panel.parse.resolve_verdict`, or a reply read leniently
+            because the backend returned free text. None when the reply was used as is.
     """
 
     persona: str
@@ -145,6 +181,7 @@ class Review:
     error: str | None = None
     latency_s: float = 0.0
     cost_usd: float | None = 0.0
+    note: str | None = None
 
     def __post_init__(self) -> None:
         has_score, has_verdict = self.score is not None, self.verdict is not None
@@ -277,6 +314,15 @@ class PanelResult:
         costs = [r.cost_usd for r in self.reviews]
         return None if any(c is None for c in costs) else float(sum(costs))  # type: ignore[arg-type]
 
+    @property
+    def ship_label(self) -> str:
+        """``"80% ship (4 of 5 takes)"``, or ``"No panel takes"`` when nobody gave a view."""
+        pct = self.ship_pct
+        if pct is None:
+            return "No panel takes"
+        views = self.ship + self.skip
+        return f"{pct:.0f}% ship ({self.ship} of {views} take{'s' if views != 1 else ''})"
+
     def review_for(self, persona: str) -> Review | None:
         """The review by the persona named ``persona``, or None."""
         for r in self.reviews:
@@ -296,13 +342,23 @@ class PanelResult:
                 "take": r.take,
                 "attempts": r.attempts,
                 "error": r.error,
+                "note": r.note,
                 "latency_s": r.latency_s,
             }
             for r in self.reviews
         ]
         df = pd.DataFrame(
             rows,
-            columns=["persona", "score", "verdict", "take", "attempts", "error", "latency_s"],
+            columns=[
+                "persona",
+                "score",
+                "verdict",
+                "take",
+                "attempts",
+                "error",
+                "note",
+                "latency_s",
+            ],
         )
         df["score"] = df["score"].astype("Int64")
         return df.set_index("persona")
@@ -311,3 +367,25 @@ class PanelResult:
         from ..render.html import render
 
         return render("panel_result.html", result=self)
+
+    def to_html(self) -> str:
+        """The review as a standalone HTML page (inline CSS, nothing fetched, text escaped)."""
+        return _page(f"Panel review: {self.subject_name}", self).to_html()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_html` to ``path`` (atomically; the folder is created).
+
+        Args:
+            path: Where to write the ``.html`` file.
+
+        Returns:
+            The absolute path written.
+        """
+        return _page(f"Panel review: {self.subject_name}", self).save(path)
+
+
+def _page(title: str, obj: Any) -> Any:
+    """A one-object :class:`~fusionkit.render.report.Report` (the standalone page)."""
+    from ..render.report import Report
+
+    return Report(title).add_object(obj)
