@@ -76,7 +76,7 @@ async def run_item(edge: Any, task: Task, seed: int) -> dict[str, dict[str, Any]
 
 
 async def main_async(n: int, seed: int) -> None:
-    from fusionkit.models.embedded import edge_model
+    from fusionkit.models.local.embedded import edge_model
 
     t = time.perf_counter()
     edge = edge_model(cache=False, device="cpu", progress=False)

@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusionkit.models.embedded import embedded_model_path  # noqa: E402
+from fusionkit.models.local.embedded import embedded_model_path  # noqa: E402
 from fusionkit.models.local import LocalModel  # noqa: E402
 from fusionkit.types import Completion  # noqa: E402
 

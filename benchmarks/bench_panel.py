@@ -88,7 +88,7 @@ def bench_console() -> None:
 
 
 def bench_edge() -> None:
-    from fusionkit.models.embedded import edge_model
+    from fusionkit.models.local.embedded import edge_model
 
     model = edge_model(cache=False, progress=False)
     panel = Panel(model, max_tokens=64)

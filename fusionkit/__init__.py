@@ -25,11 +25,11 @@ __version__ = "0.1.0"
 _LAZY: dict[str, str] = {
     # models
     "model": "fusionkit.models.specs",
-    "edge_model": "fusionkit.models.embedded",
-    "embedded_model_path": "fusionkit.models.embedded",
+    "edge_model": "fusionkit.models.local.embedded",
+    "embedded_model_path": "fusionkit.models.local.embedded",
     "LocalModel": "fusionkit.models.local",
-    "OpenAICompatModel": "fusionkit.models.openai",
-    "PriceTable": "fusionkit.models.openai",
+    "OpenAICompatModel": "fusionkit.models.openai_compat",
+    "PriceTable": "fusionkit.models.pricing",
     # fusion
     "fuse": "fusionkit.fusion.engine",
     "afuse": "fusionkit.fusion.engine",
@@ -106,10 +106,10 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .fusion.many import afuse_many, fuse_many
     from .fusion.result import Candidate, FusionResult, Judgment
     from .fusion.vote import extract_answer
-    from .models.embedded import edge_model, embedded_model_path
     from .models.local import LocalModel
-    from .models.openai import OpenAICompatModel
-    from .models.openai import PriceTable
+    from .models.local.embedded import edge_model, embedded_model_path
+    from .models.openai_compat import OpenAICompatModel
+    from .models.pricing import PriceTable
     from .models.specs import model
     from .panel.compare import Decision, acompare, compare
     from .panel.personas import DEFAULT_PERSONAS

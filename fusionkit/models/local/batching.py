@@ -21,44 +21,32 @@ How it works:
 * The worker exits after ``idle_s`` without work and is started again by the next
   request, so a model nobody holds any more can be garbage-collected.
 
-Grouping (what may share one ``generate``): every greedy request, whatever its
-``max_tokens`` and ``stop`` (the batch runs to the largest budget and each row is stopped
-at its own budget and stop strings); unseeded sampling requests with equal temperature and
-top_p. A seeded *sampling* request runs alone, because the random stream a row sees depends
-on the rows beside it and a seed must give the same answer every time. Streaming requests
-run alone too.
+Grouping (what may share one ``generate``): every request that is not streamed, whatever
+its ``max_tokens``, ``stop``, temperature, top_p, seed or schema. The batch runs to the
+largest budget and each row stops at its own budget and stop strings; each sampling row
+draws from its own seeded generator (:mod:`fusionkit.models.local.sampling`) and each
+schema'd row follows its own grammar (:mod:`fusionkit.models.local.constrained`), so a
+row's answer does not depend on the rows beside it. Streaming requests run alone (one
+streamer per ``generate``).
 
-The per-row pieces a batched ``generate`` needs live here as well: :func:`row_stopper_class`
-(a stopping criterion that ends each row at its own budget, stop strings or cancellation)
-and :class:`StreamSink` (hands a streaming row's text from the worker thread to the
-caller's event loop).
+The per-row pieces of a batched ``generate`` (stopping criterion, stream sink) live in
+:mod:`fusionkit.models.local.rows`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import functools
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..types import Request
+from ...types import Request
 
-__all__ = [
-    "END",
-    "BatchStats",
-    "BatcherClosed",
-    "Job",
-    "MicroBatcher",
-    "StreamSink",
-    "cut_at_stop",
-    "group_key",
-    "row_stopper_class",
-]
+__all__ = ["BatchStats", "BatcherClosed", "Job", "MicroBatcher", "group_key"]
 
 
 class BatcherClosed(RuntimeError):
@@ -111,16 +99,10 @@ class BatchStats:
 
 def group_key(job: Job) -> Hashable:
     """Jobs with equal keys may share one ``generate`` (see the module docstring)."""
-    r = job.request
     if job.stream is not None:
         return ("alone", id(job))
-    if r.temperature == 0:
-        # Greedy decoding ignores the seed, so a seeded greedy request (every fusion judge
-        # call is one) may share a batch; only seeded *sampling* must run alone.
-        return ("greedy",)
-    if r.seed is not None:
-        return ("alone", id(job))
-    return ("sample", r.temperature, r.top_p)
+    # Greedy, sampled, seeded and schema'd rows all batch: sampling and grammars are per row.
+    return ("batch",)
 
 
 class MicroBatcher:
@@ -296,113 +278,3 @@ class MicroBatcher:
                 for job in batch:
                     if not job.future.done():
                         job.future.set_exception(exc)
-
-
-# -- per-row pieces of a batched generate (torch loads lazily) -------------------------------
-
-#: Put on a stream's queue after its last chunk.
-END = object()
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """Cut ``text`` at the earliest stop string; say whether one was found."""
-    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
-
-
-@functools.cache
-def row_stopper_class() -> type:
-    """The per-row stopping criterion, built on first use so torch loads lazily."""
-    import torch
-    from transformers import StoppingCriteria
-
-    class RowStopper(StoppingCriteria):  # type: ignore[misc]
-        """Stops each row of a batch at its own budget, stop strings, or cancellation.
-
-        Returns one flag per row (transformers ANDs them into its unfinished-rows mask),
-        and records when each row ended and when the first token came.
-        """
-
-        def __init__(self, jobs: Sequence[Job], prompt_len: int, tokenizer: Any) -> None:
-            self.jobs = list(jobs)
-            self.prompt_len = prompt_len
-            self.tokenizer = tokenizer
-            self.ended_at: list[int | None] = [None] * len(jobs)
-            self.reason: list[str | None] = [None] * len(jobs)
-            self.first_token_at: float | None = None
-            # A stop string of n characters spans at most 4n byte-level tokens.
-            self.tail = [4 * max((len(s) for s in j.request.stop), default=0) + 2 for j in jobs]
-
-        def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-            if self.first_token_at is None:
-                self.first_token_at = time.perf_counter()
-            step = input_ids.shape[1] - self.prompt_len
-            live = [i for i, e in enumerate(self.ended_at) if e is None]
-            rows: list[list[int]] | None = None
-            if any(self.jobs[i].request.stop for i in live):
-                rows = input_ids[:, self.prompt_len :].tolist()
-            for i in live:
-                request = self.jobs[i].request
-                if self.jobs[i].cancelled.is_set():
-                    self.ended_at[i], self.reason[i] = step, "cancelled"
-                elif rows is not None and request.stop:
-                    tail = self.tokenizer.decode(rows[i][-self.tail[i] :], skip_special_tokens=True)
-                    if any(s in tail for s in request.stop):
-                        self.ended_at[i], self.reason[i] = step, "stop"
-                if self.ended_at[i] is None and step >= request.max_tokens:
-                    self.ended_at[i], self.reason[i] = step, "length"
-            flags = [e is not None for e in self.ended_at]
-            return torch.tensor(flags, dtype=torch.bool, device=input_ids.device)
-
-    return RowStopper
-
-
-class StreamSink:
-    """Receives a streaming row's tokens in the worker thread; feeds an asyncio queue.
-
-    It duck-types transformers' ``BaseStreamer`` (``put``/``end``). The text it releases is
-    always a prefix of the final answer: it stops at a stop string, holds back the last
-    characters that could still become one, and holds back an incomplete UTF-8 character.
-    """
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any], tokenizer: Any
-    ) -> None:
-        self.loop = loop
-        self.queue = queue
-        self.tokenizer = tokenizer
-        self.stops: tuple[str, ...] = ()
-        self.ids: list[int] = []
-        self.sent = ""
-        self.seen_prompt = False
-        self.first_token_at: float | None = None
-
-    def _push(self, item: object) -> None:
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:  # the caller's loop is gone: nobody is listening any more
-            pass
-
-    def put(self, value: Any) -> None:
-        if not self.seen_prompt:  # generate() first hands over the prompt ids
-            self.seen_prompt = True
-            return
-        if self.first_token_at is None:
-            self.first_token_at = time.perf_counter()
-        self.ids.extend(int(t) for t in value.reshape(-1).tolist())
-        text = self.tokenizer.decode(
-            self.ids, skip_special_tokens=True, clean_up_tokenization_spaces=False
-        )
-        text, found = cut_at_stop(text, self.stops)
-        if not found and self.stops:
-            text = text[: max(0, len(text) - max(len(s) for s in self.stops) + 1)]
-        text = text.rstrip("\ufffd")
-        if len(text) > len(self.sent) and text.startswith(self.sent):
-            self._push(text[len(self.sent) :])
-            self.sent = text
-
-    def end(self) -> None:
-        """Called by generate(); the worker sends the end marker after the result is set."""
-
-    def close(self) -> None:
-        self._push(END)
