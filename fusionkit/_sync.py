@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
+import inspect
 import threading
-from collections.abc import Coroutine
-from typing import Any, TypeVar
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
@@ -80,6 +83,44 @@ def run_sync(coro: Coroutine[Any, Any, T], *, timeout: float | None = None) -> T
         # KeyboardInterrupt in a notebook, or a timeout: don't leave the work running.
         future.cancel()
         raise
+
+
+def sync_twin(afn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """Make the sync twin of an async function: same signature, same docstring.
+
+    The twin runs ``afn`` through :func:`run_sync`, so it works in scripts and inside
+    Jupyter's running loop. Its name drops the leading ``a`` (``afuse`` -> ``fuse``), its
+    signature is ``afn``'s (so ``help(fk.fuse)`` and IDEs show every argument), and its
+    docstring is ``afn``'s with one line saying which function it wraps. Works for
+    methods too (``review = sync_twin(areview)`` in a class body).
+
+    Args:
+        afn: An ``async def`` function or method.
+
+    Returns:
+        The synchronous function.
+
+    Raises:
+        TypeError: ``afn`` is not a coroutine function.
+    """
+    if not inspect.iscoroutinefunction(afn):
+        raise TypeError(f"sync_twin needs an async function, got {afn!r}")
+    name = afn.__name__[1:] if afn.__name__.startswith("a") else f"{afn.__name__}_sync"
+
+    @functools.wraps(afn, assigned=("__module__", "__annotations__", "__type_params__"))
+    def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+        return run_sync(afn(*args, **kwargs))
+
+    twin.__name__ = name
+    twin.__qualname__ = (
+        afn.__qualname__.rsplit(".", 1)[0] + "." + name if "." in afn.__qualname__ else name
+    )
+    twin.__signature__ = inspect.signature(afn)  # type: ignore[attr-defined]
+    doc = inspect.getdoc(afn) or ""
+    note = f"Sync twin of ``{afn.__name__}`` (same arguments); works inside Jupyter's running loop."
+    twin.__doc__ = f"{doc}\n\n{note}" if doc else note
+    del twin.__wrapped__  # inspect must not unwrap the twin into a coroutine function
+    return twin
 
 
 def _shutdown() -> None:

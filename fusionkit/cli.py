@@ -15,7 +15,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import FusionkitError
+from .errors import FusionkitError, describe_error
+from .fusion.modes import DEFAULT_MODE, all_modes
 
 __all__ = ["main"]
 
@@ -42,7 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("prompt")
     f.add_argument("--pool", default="edge,edge,edge", help="comma-separated model specs")
     f.add_argument("--judge", default=None, help="judge model spec (best-of/merge/debate)")
-    f.add_argument("--mode", default="best-of", help="best-of, merge, debate or vote")
+    f.add_argument(
+        "--mode",
+        default=DEFAULT_MODE,
+        help="; ".join(f"{m.name}: {m.summary}" for m in all_modes()),
+    )
     f.add_argument("--rounds", type=int, default=2, help="debate rounds")
     f.add_argument("--max-tokens", type=int, default=128)
     f.add_argument("--judge-max-tokens", type=int, default=None)
@@ -78,18 +83,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_fuse(args: argparse.Namespace) -> int:
     from .fusion.engine import fuse
-    from .models.base import Model
-    from .models.specs import model
+    from .fusion.prepare import resolve_models
 
     specs = [s.strip() for s in args.pool.split(",") if s.strip()]
-    # A repeated spec is the same instance: Self-MoA samples it once per occurrence with its
-    # own seed, and a local model loads once.
-    built: dict[str, Model] = {}
-    for spec in [*specs, *([args.judge] if args.judge else [])]:
-        if spec not in built:
-            built[spec] = model(spec)
-    pool = [built[s] for s in specs]
-    judge = built[args.judge] if args.judge else None
+    # The judge is resolved with the pool, so "--pool edge --judge edge" loads one model.
+    models = resolve_models([*specs, *([args.judge] if args.judge else [])])
+    pool = models[: len(specs)]
+    judge = models[-1] if args.judge else None
 
     def show(event: object) -> None:
         if args.events:
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_demo(args)
         return _cmd_fuse(args)
     except FusionkitError as exc:
-        print(f"fusionkit: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"fusionkit: error: {describe_error(exc)}", file=sys.stderr)
         return 2
 
 

@@ -17,8 +17,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._sync import run_sync
-from .errors import FusionkitError, InvalidRequestError
+from ._sync import sync_twin
+from .errors import FusionkitError, InvalidRequestError, describe_error
+from .fusion.prepare import SELF_MOA_TEMPERATURE
 from .models.base import Model
 from .tasks import Task, grade
 
@@ -78,7 +79,8 @@ def standard_conditions(
 ) -> list[Condition]:
     """The usual comparison: one model alone, a vote, best-of with a judge, a debate.
 
-    Fused pools are Self-MoA pools of the same model sampled at temperature 0.7 with
+    Fused pools are Self-MoA pools of the same model sampled at
+    :data:`~fusionkit.fusion.prepare.SELF_MOA_TEMPERATURE` (0.7) with
     distinct seeds; the model also judges, and the debate runs one round.
 
     Args:
@@ -92,7 +94,7 @@ def standard_conditions(
     Returns:
         Four conditions, named ``alone``, ``vote ×N``, ``best-of ×N`` and ``debate ×N``.
     """
-    sampled = {"temperature": 0.7, "seed": seed}
+    sampled = {"temperature": SELF_MOA_TEMPERATURE, "seed": seed}
     judged = {**sampled, "judge_max_tokens": judge_max_tokens}
     return [
         Condition(alone, (model,)),
@@ -268,7 +270,7 @@ async def _run_one(task: Task, cond: Condition, max_tokens: int) -> dict[str, An
             rec["latency_s"] = r.timings.total_s
             rec["cached"] = sum(c.cached for c in r.candidates)
     except FusionkitError as exc:
-        rec["error"] = f"{type(exc).__name__}: {exc}"
+        rec["error"] = describe_error(exc)
         rec["latency_s"] = time.perf_counter() - t0
         return rec
     rec["extracted"], rec["correct"] = grade(task, rec["reply"])
@@ -355,17 +357,4 @@ async def aevaluate(
     )
 
 
-def evaluate(
-    tasks: Sequence[Task],
-    conditions: Sequence[Condition],
-    *,
-    max_tokens: int = 16,
-    concurrency: int = 16,
-    progress: bool | Callable[[str, int, int], None] = True,
-) -> Evaluation:
-    """Sync twin of :func:`aevaluate` (same arguments)."""
-    return run_sync(
-        aevaluate(
-            tasks, conditions, max_tokens=max_tokens, concurrency=concurrency, progress=progress
-        )
-    )
+evaluate = sync_twin(aevaluate)

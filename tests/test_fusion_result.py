@@ -9,10 +9,10 @@ import pytest
 from fusion_helpers import picks
 
 from fusionkit.errors import ServerError
+from fusionkit.fusion.display import CANDIDATE_COLUMNS, style_candidates
 from fusionkit.fusion.engine import fuse
 from fusionkit.fusion.result import FusionResult
 from fusionkit.models.fake import FakeModel
-from fusionkit.render.tables import CANDIDATE_COLUMNS, style_candidates
 
 Q = "What is 6 * 7?"
 XSS = "<script>alert('x')</script> 42"

@@ -14,8 +14,10 @@ import dataclasses
 
 from ..types import build_request
 from . import judge as J
-from .result import Candidate, DebateRound, DebateTurn
-from .state import Member, Run, by_label, call_model, describe, failed_cost
+from .calls import timed_call
+from .labels import by_label
+from .records import Candidate, DebateRound, DebateTurn
+from .state import Member, Run
 from .vote import extract_answer
 
 __all__ = ["debate_rounds"]
@@ -29,47 +31,35 @@ def _agreed(answers: dict[str, str | None]) -> bool:
 async def _debate_turn(
     run: Run, m: Member, r: int, own: str, others: list[tuple[str, str]]
 ) -> DebateTurn:
+    plan = run.plan
     request = build_request(
-        J.debate_messages(run.prompt, own, others, system=run.system),
+        J.debate_messages(plan.prompt, own, others, system=plan.system),
         max_tokens=m.request.max_tokens,
         temperature=m.request.temperature,
-        seed=(m.request.seed or 0) + r * len(run.members),
+        seed=(m.request.seed or 0) + r * len(plan.members),
     )
-    start = run.now()
-    await run.emit("member_start", stage="debate", label=m.label, model=m.model.name, round=r)
-    try:
-        c = await call_model(m.model, request, m.timeout, run.cache, "the member's")
-    except Exception as exc:  # noqa: BLE001 - the member keeps its previous answer
-        end = run.now()
-        error = describe(exc)
-        await run.emit(
-            "member_failed",
-            stage="debate",
-            label=m.label,
-            model=m.model.name,
-            round=r,
-            latency_s=end - start,
-            error=error,
-        )
+    rec = await timed_call(
+        run.rec,
+        m.model,
+        request,
+        timeout=m.timeout,
+        cache=plan.cache,
+        stage="debate",
+        label=m.label,
+        round=r,
+    )
+    c = rec.completion
+    if c is None:  # the member keeps its previous answer
         return DebateTurn(
             m.label,
             m.model.name,
             own,
-            latency_s=end - start,
-            cost_usd=failed_cost(exc),
-            error=error,
-            start_s=start,
-            end_s=end,
+            latency_s=rec.latency_s,
+            cost_usd=rec.cost_usd,
+            error=rec.error,
+            start_s=rec.start_s,
+            end_s=rec.end_s,
         )
-    end = run.now()
-    await run.emit(
-        "member_finish",
-        stage="debate",
-        label=m.label,
-        model=m.model.name,
-        round=r,
-        latency_s=c.latency_s,
-    )
     return DebateTurn(
         m.label,
         m.model.name,
@@ -77,20 +67,21 @@ async def _debate_turn(
         usage=c.usage,
         latency_s=c.latency_s,
         cost_usd=c.cost_usd,
-        start_s=start,
-        end_s=end,
+        start_s=rec.start_s,
+        end_s=rec.end_s,
         revised=True,
     )
 
 
 def _extract_debate(run: Run, text: str) -> str | None:
-    return extract_answer(text, kind=run.extract, choices=run.choices, strict=run.extract == "auto")
+    p = run.plan
+    return extract_answer(text, kind=p.extract, choices=p.choices, strict=p.extract == "auto")
 
 
 async def debate_rounds(
     run: Run, candidates: list[Candidate]
 ) -> tuple[list[Candidate], list[DebateRound]]:
-    """Let every live member revise against the others' latest answers, ``run.rounds`` times
+    """Let every live member revise against the others' latest answers, ``rounds`` times
     at most, stopping early when the extracted answers agree.
 
     Returns:
@@ -98,7 +89,7 @@ async def debate_rounds(
         and the transcript (round 0 = the initial answers).
     """
     live = [c for c in candidates if c.ok]
-    members = {m.label: m for m in run.members}
+    members = {m.label: m for m in run.plan.members}
     latest = {c.label: c.text for c in by_label(live)}
     answers = {label: _extract_debate(run, t) for label, t in latest.items()}
     turns0 = tuple(
@@ -120,11 +111,11 @@ async def debate_rounds(
     extra: dict[str, list[DebateTurn]] = {c.label: [] for c in live}
     if len(live) < 2:
         return candidates, transcript
-    await run.emit("stage_start", stage="debate")
-    for r in range(1, run.rounds + 1):
+    await run.rec.emit("stage_start", stage="debate")
+    for r in range(1, run.plan.rounds + 1):
         if transcript[-1].agreed:
             break
-        await run.emit("round_start", stage="debate", round=r)
+        await run.rec.emit("round_start", stage="debate", round=r)
         snapshot = dict(latest)
         turns = await asyncio.gather(
             *(
@@ -145,10 +136,10 @@ async def debate_rounds(
         turns = [dataclasses.replace(t, answer=answers[t.label]) for t in turns]
         agreed = _agreed(answers)
         transcript.append(DebateRound(r, tuple(turns), agreed, dict(answers)))
-        await run.emit(
+        await run.rec.emit(
             "round_finish", stage="debate", round=r, detail="agreed" if agreed else "open"
         )
-    await run.emit("stage_finish", stage="debate")
+    await run.rec.emit("stage_finish", stage="debate")
     final = []
     for c in candidates:
         if not c.ok or not extra[c.label]:

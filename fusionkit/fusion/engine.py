@@ -1,19 +1,20 @@
 """The fusion engine: one prompt through a pool of models at once, then a judge.
 
-The pipeline reads as stage-named functions (stage 1 here; the debate in
-:mod:`.debate`; stage 2 in :mod:`.stage2`; validation in :mod:`.prepare`):
+A fusion is planned, then run by its mode (:mod:`.modes`, one object per mode):
 
-- :func:`stage1_collect` runs every pool member in parallel (one ``asyncio.gather``, no
-  sequential awaits), each under its own timeout. A member that fails becomes a
-  :class:`~fusionkit.fusion.result.Candidate` with ``error`` set; fusion goes on with
-  the rest. Only when every member fails does it raise :class:`FusionError`, naming each
-  member's cause.
-- :func:`debate_rounds` (debate mode) lets every member see the others' latest answers
-  and revise, round after round, until the extracted answers agree.
-- :func:`stage2_judge` turns the candidates into one answer: ``best-of`` (scores and a
-  winner, optionally judged twice in swapped order), ``merge`` (structured analysis,
-  then a synthesis), ``debate`` (the judge picks the best final answer) or ``vote``
-  (majority of extracted answers; ties go to the judge if there is one).
+- :func:`~.prepare.prepare_setup` and :func:`~.prepare.plan_for` validate every argument
+  before any model is called and fix the seed, labels and member requests.
+- The mode **collects** the candidates (:meth:`~.modes.base.Mode.collect`): every pool
+  member in parallel (:func:`stage1_collect`, one ``asyncio.gather``, each member under
+  its own timeout; a member that fails becomes a Candidate with ``error`` set, and only
+  when every member fails is :class:`FusionError` raised); debate then runs its rounds
+  (:func:`debate_rounds`).
+- The mode **decides** (:func:`stage2_judge`): ``best-of`` (scores and a winner,
+  optionally judged twice in swapped order), ``merge`` (structured analysis, then a
+  synthesis), ``debate`` (the judge picks the best final answer) or ``vote`` (majority
+  of extracted answers; ties go to the judge if there is one).
+
+Every model call goes through :func:`~.calls.timed_call` (timing, events, the record).
 
 Decisions (and why):
 
@@ -34,18 +35,19 @@ Decisions (and why):
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from .._sync import run_sync
-from ..errors import FusionError
+from .._sync import sync_twin
+from ..errors import InvalidRequestError
 from ..models.base import Model
 from .debate import debate_rounds
-from .prepare import MODES, SELF_MOA_TEMPERATURE, prepare
-from .result import Candidate, DebateRound, FusionResult, Timings
-from .stage2 import stage2_judge
-from .state import EventCallback, Member, Run, call_model, describe, failed_cost
+from .modes import DEFAULT_MODE, MODES
+from .pool import stage1_collect
+from .prepare import SELF_MOA_TEMPERATURE, check_prompt, plan_for, prepare_setup
+from .result import Candidate, FusionResult, Judgment, Timings
+from .state import EventCallback, Plan, Recorder, Run
 from .vote import Extractor
 
 __all__ = [
@@ -54,6 +56,7 @@ __all__ = [
     "afuse",
     "debate_rounds",
     "fuse",
+    "run_plan",
     "stage1_collect",
     "stage2_judge",
 ]
@@ -61,79 +64,63 @@ __all__ = [
 PoolItem = Model | str
 
 
-# -- stage 1: the pool ----------------------------------------------------------------------
+async def stage2_judge(run: Run, candidates: list[Candidate]) -> tuple[str, Judgment]:
+    """Turn the candidates into one answer according to the run's mode.
 
-
-async def _run_member(run: Run, m: Member) -> tuple[Candidate, BaseException | None]:
-    start = run.now()
-    await run.emit("member_start", stage="pool", label=m.label, model=m.model.name)
-    try:
-        c = await call_model(m.model, m.request, m.timeout, run.cache, "the member's")
-    except Exception as exc:  # noqa: BLE001 - partial failure is data, not a crash
-        end = run.now()
-        error = describe(exc)
-        await run.emit(
-            "member_failed",
-            stage="pool",
-            label=m.label,
-            model=m.model.name,
-            latency_s=end - start,
-            error=error,
-        )
-        cand = Candidate(
-            label=m.label,
-            model=m.model.name,
-            index=m.index,
-            latency_s=end - start,
-            cost_usd=failed_cost(exc),
-            error=error,
-            seed=m.request.seed,
-            temperature=m.request.temperature,
-            start_s=start,
-            end_s=end,
-        )
-        return cand, exc
-    end = run.now()
-    await run.emit(
-        "member_finish", stage="pool", label=m.label, model=m.model.name, latency_s=c.latency_s
-    )
-    cand = Candidate(
-        label=m.label,
-        model=m.model.name,
-        index=m.index,
-        text=c.text,
-        usage=c.usage,
-        latency_s=c.latency_s,
-        cost_usd=c.cost_usd,
-        seed=m.request.seed,
-        temperature=m.request.temperature,
-        start_s=start,
-        end_s=end,
-        cached=c.cached,
-        finish_reason=c.finish_reason,
-    )
-    return cand, None
-
-
-async def stage1_collect(run: Run) -> list[Candidate]:
-    """Run every pool member in parallel; return one Candidate per member, in pool order.
-
-    Raises:
-        FusionError: Every member failed; ``failures`` maps ``"model [label]"`` to the error.
+    Returns:
+        ``(answer, judgment)``.
     """
-    await run.emit("stage_start", stage="pool")
-    results = await asyncio.gather(*(_run_member(run, m) for m in run.members))
-    await run.emit("stage_finish", stage="pool")
-    candidates = [c for c, _ in results]
-    if all(not c.ok for c in candidates):
-        lines = "\n".join(f"  {c.label} ({c.model}): {c.error}" for c in candidates)
-        failures = {f"{c.model} [{c.label}]": exc for c, exc in results if exc is not None}
-        raise FusionError(
-            f"every pool member failed ({len(candidates)} of {len(candidates)}):\n{lines}\n"
-            "Fix the causes above (keys, model names, timeouts) or add other models.",
-            failures=failures,
-        )
-    return candidates
+    return await run.plan.mode.fuse_candidates(run, candidates)
+
+
+async def run_plan(
+    plan: Plan, on_event: EventCallback | None = None, *, t0: float | None = None
+) -> FusionResult:
+    """Run a prepared fusion: the mode collects the candidates, then decides.
+
+    Args:
+        plan: From :func:`~fusionkit.fusion.prepare.plan_for`.
+        on_event: Called with every event.
+        t0: The clock's zero (``time.perf_counter()``), by default now.
+    """
+    rec = Recorder(on_event) if t0 is None else Recorder(on_event, t0=t0)
+    run = Run(plan, rec)
+    mode = plan.mode
+    await rec.emit("fusion_start", detail=mode.name)
+    p0 = rec.now()
+    collected = await mode.collect(run)
+    d1 = rec.now()
+    p1 = d1 if collected.pool_end_s is None else collected.pool_end_s
+    candidates = collected.candidates
+    answer, judgment = await mode.fuse_candidates(run, candidates)
+    j1 = rec.now()
+    spans = [c.end_s - c.start_s for c in candidates]
+    await rec.emit("fusion_finish")
+    timings = Timings(
+        pool_wall_s=p1 - p0,
+        slowest_member_s=max(spans) if spans else 0.0,
+        debate_s=d1 - p1,
+        judge_s=j1 - d1,
+        total_s=rec.now(),
+    )
+    return FusionResult(
+        prompt=plan.prompt,
+        mode=mode.name,
+        answer=answer,
+        candidates=tuple(candidates),
+        judgment=judgment,
+        timings=timings,
+        rounds=collected.rounds,
+        judge_calls=tuple(sorted(rec.judge_calls, key=lambda j: j.start_s)),
+        events=tuple(rec.events),
+        judge=plan.judge.name if plan.judge else None,
+        seed=plan.seed,
+    )
+
+
+def _check_on_event(on_event: object) -> None:
+    if on_event is not None and not callable(on_event):
+        raise InvalidRequestError("on_event must be a function that takes a FusionEvent.")
 
 
 # -- the public API -------------------------------------------------------------------------
@@ -143,7 +130,7 @@ async def afuse(
     prompt: str,
     pool: Sequence[PoolItem],
     judge: PoolItem | None = None,
-    mode: str = "best-of",
+    mode: str = DEFAULT_MODE,
     *,
     rounds: int = 2,
     system: str | None = None,
@@ -157,6 +144,7 @@ async def afuse(
     judge_timeout: float | None = None,
     extract: str | Extractor = "auto",
     cache: bool | None = None,
+    mode_options: Mapping[str, Any] | None = None,
 ) -> FusionResult:
     """Run one prompt through a pool of models at once and fuse the answers.
 
@@ -185,6 +173,8 @@ async def afuse(
         extract: How vote and debate extract answers: ``"auto"``, ``"number"``,
             ``"choice"``, ``"text"`` or a function ``text -> answer | None``.
         cache: Override the models' response-cache setting for every call.
+        mode_options: Options of the mode itself (see each mode's ``option_help``),
+            checked by the mode before any model is called.
 
     Returns:
         A :class:`~fusionkit.fusion.result.FusionResult`.
@@ -196,8 +186,9 @@ async def afuse(
         FusionError: Every pool member failed (``failures`` names each cause).
     """
     t0 = time.perf_counter()
-    run = prepare(
-        prompt,
+    _check_on_event(on_event)
+    check_prompt(prompt)  # the prompt's error first, before the pool's
+    setup = prepare_setup(
         pool,
         judge,
         mode,
@@ -207,85 +198,14 @@ async def afuse(
         temperature=temperature,
         timeout=timeout,
         seed=seed,
-        on_event=on_event,
         swap_check=swap_check,
         judge_max_tokens=judge_max_tokens,
         judge_timeout=judge_timeout,
         extract=extract,
         cache=cache,
+        mode_options=mode_options,
     )
-    run.t0 = t0
-    await run.emit("fusion_start", detail=run.mode)
-    p0 = run.now()
-    candidates = await stage1_collect(run)
-    p1 = run.now()
-    transcript: list[DebateRound] = []
-    if run.mode == "debate":
-        candidates, transcript = await debate_rounds(run, candidates)
-    d1 = run.now()
-    answer, judgment = await stage2_judge(run, candidates)
-    j1 = run.now()
-    spans = [c.end_s - c.start_s for c in candidates]
-    await run.emit("fusion_finish")
-    timings = Timings(
-        pool_wall_s=p1 - p0,
-        slowest_member_s=max(spans) if spans else 0.0,
-        debate_s=d1 - p1,
-        judge_s=j1 - d1,
-        total_s=run.now(),
-    )
-    return FusionResult(
-        prompt=run.prompt,
-        mode=run.mode,
-        answer=answer,
-        candidates=tuple(candidates),
-        judgment=judgment,
-        timings=timings,
-        rounds=tuple(transcript),
-        judge_calls=tuple(sorted(run.judge_calls, key=lambda j: j.start_s)),
-        events=tuple(run.events),
-        judge=run.judge.name if run.judge else None,
-        seed=run.seed,
-    )
+    return await run_plan(plan_for(prompt, setup), on_event, t0=t0)
 
 
-def fuse(
-    prompt: str,
-    pool: Sequence[PoolItem],
-    judge: PoolItem | None = None,
-    mode: str = "best-of",
-    *,
-    rounds: int = 2,
-    system: str | None = None,
-    max_tokens: int = 512,
-    temperature: float | None = None,
-    timeout: float | Sequence[float | None] | None = None,
-    seed: int | None = None,
-    on_event: EventCallback | None = None,
-    swap_check: bool = False,
-    judge_max_tokens: int | None = None,
-    judge_timeout: float | None = None,
-    extract: str | Extractor = "auto",
-    cache: bool | None = None,
-) -> FusionResult:
-    """Sync twin of :func:`afuse` (same arguments); works inside Jupyter's running loop."""
-    return run_sync(
-        afuse(
-            prompt,
-            pool,
-            judge,
-            mode,
-            rounds=rounds,
-            system=system,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            timeout=timeout,
-            seed=seed,
-            on_event=on_event,
-            swap_check=swap_check,
-            judge_max_tokens=judge_max_tokens,
-            judge_timeout=judge_timeout,
-            extract=extract,
-            cache=cache,
-        )
-    )
+fuse = sync_twin(afuse)

@@ -16,21 +16,23 @@ Why the prompts look the way they do:
 - **Scores before the winner** (best-of): asking for a score for every candidate before
   naming the winner makes the judge look at all of them (MT-Bench, Chatbot Arena).
 - **Lenient parsing, one re-ask.** Replies are parsed with
-  :func:`fusionkit.parsing.extract_json`; when that fails, :func:`reask_messages` adds
-  the bad reply and a format reminder for exactly one more try.
+  :func:`fusionkit.parsing.extract_json`; when that fails,
+  :func:`fusionkit.asking.reask_messages` adds the bad reply and a format reminder for
+  exactly one more try (labels and their order live in :mod:`.labels`).
 """
 
 from __future__ import annotations
 
-import random
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..asking import reask_messages
 from ..parsing import extract_json
 from ..types import Message
-from .result import MergeAnalysis
+from .labels import labels_for, shuffle_order
+from .records import MergeAnalysis
 
 __all__ = [
     "MAX_CANDIDATE_CHARS",
@@ -96,27 +98,7 @@ _DEBATE_TASK = (
 )
 
 
-# -- labels and order -----------------------------------------------------------------------
-
-
-def labels_for(n: int) -> list[str]:
-    """Labels for ``n`` candidates: A..Z, then AA, AB, ..."""
-    out: list[str] = []
-    for i in range(n):
-        if i < 26:
-            out.append(chr(65 + i))
-        else:
-            j = i - 26
-            out.append(chr(65 + j // 26) + chr(65 + j % 26))
-    return out
-
-
-def shuffle_order(n: int, seed: int) -> list[int]:
-    """A seeded permutation: ``order[position] = pool index`` of the candidate shown there."""
-    order = list(range(n))
-    random.Random(seed).shuffle(order)
-    return order
-
+# -- labels ---------------------------------------------------------------------------------
 
 _LABEL_RE = re.compile(
     r"^\s*[\"'`*(\[]*\s*(?:response|candidate|answer|option)?[\s_\-:#]*\(?\s*"
@@ -311,24 +293,6 @@ def parse_best_of(reply: str, labels: Sequence[str]) -> tuple[Verdict | None, st
     if given is None:
         return None, 'the JSON has no "winner"'
     return None, f'"winner" is {given!r}, which is not one of {", ".join(labels)}'
-
-
-def reask_messages(
-    messages: Sequence[Message], reply: str, problem: str, shape: str
-) -> list[Message]:
-    """The format re-ask: the conversation so far, the bad reply, and a reminder.
-
-    Args:
-        messages: The messages of the first attempt.
-        reply: The judge's unreadable reply.
-        problem: What was wrong with it.
-        shape: The exact shape expected.
-    """
-    reminder = (
-        f"Your reply could not be read: {problem}. Reply again with only the requested "
-        f"output, exactly in this shape, with no other text:\n{shape}"
-    )
-    return [*messages, Message("assistant", reply or "(empty)"), Message("user", reminder)]
 
 
 def best_of_shape(labels: Sequence[str]) -> str:

@@ -22,10 +22,11 @@ import inspect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .._sync import run_sync
-from ..errors import InvalidRequestError
-from .engine import PoolItem, afuse
-from .prepare import prepare, resolve_model
+from .._sync import sync_twin
+from ..errors import InvalidRequestError, describe_error
+from .engine import PoolItem, afuse, run_plan
+from .modes import DEFAULT_MODE
+from .prepare import plan_for, prepare_setup
 from .result import FusionResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,8 +94,7 @@ def _row(result: FusionResult | None, exc: BaseException | None) -> dict[str, An
         row["n_cached"] = sum(c.cached for c in result.candidates)
         row["result"] = result
     if exc is not None:
-        text = str(exc).strip()
-        row["error"] = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        row["error"] = describe_error(exc)
         row["error_type"] = type(exc).__name__
     return row
 
@@ -103,7 +103,7 @@ async def afuse_many(
     prompts: Any,
     pool: Sequence[PoolItem],
     judge: PoolItem | None = None,
-    mode: str = "best-of",
+    mode: str = DEFAULT_MODE,
     *,
     concurrency: int = 8,
     prompt_column: str = "prompt",
@@ -137,17 +137,15 @@ async def afuse_many(
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidRequestError(f"concurrency must be an integer >= 1, got {concurrency!r}.")
     frame, texts = _inputs(prompts, prompt_column)
-    if isinstance(pool, Sequence) and not isinstance(pool, str):
-        pool = [resolve_model(p, f"pool[{i}]") for i, p in enumerate(pool)]
-    judge = None if judge is None else resolve_model(judge, "judge")
-    # Fail fast on arguments every fusion shares; per-prompt errors become rows.
-    check = {k: v for k, v in fuse_kwargs.items() if k not in ("on_event",)}
-    prepare("check", pool, judge, mode, **_with_defaults(check))
+    # Validate and resolve what every fusion shares once; per-prompt errors become rows.
+    kwargs = _with_defaults(fuse_kwargs)
+    on_event = kwargs.pop("on_event")
+    setup = prepare_setup(pool, judge, mode, **kwargs)
 
     semaphore = asyncio.Semaphore(concurrency)
     bar = tqdm(
         total=len(texts),
-        desc=f"fuse {mode}",
+        desc=f"fuse {setup.mode.name}",
         unit="prompt",
         disable=not progress,
         leave=True,
@@ -157,7 +155,7 @@ async def afuse_many(
     async def one(text: Any) -> tuple[FusionResult | None, BaseException | None]:
         async with semaphore:
             try:
-                return await afuse(text, pool, judge, mode, **fuse_kwargs), None
+                return await run_plan(plan_for(text, setup), on_event), None
             except Exception as exc:  # noqa: BLE001 - every row is accounted for
                 return None, exc
             finally:
@@ -189,27 +187,4 @@ def _with_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def fuse_many(
-    prompts: Any,
-    pool: Sequence[PoolItem],
-    judge: PoolItem | None = None,
-    mode: str = "best-of",
-    *,
-    concurrency: int = 8,
-    prompt_column: str = "prompt",
-    progress: bool = True,
-    **fuse_kwargs: Any,
-) -> pd.DataFrame:
-    """Sync twin of :func:`afuse_many` (same arguments); works inside Jupyter's loop."""
-    return run_sync(
-        afuse_many(
-            prompts,
-            pool,
-            judge,
-            mode,
-            concurrency=concurrency,
-            prompt_column=prompt_column,
-            progress=progress,
-            **fuse_kwargs,
-        )
-    )
+fuse_many = sync_twin(afuse_many)

@@ -1,6 +1,14 @@
 """Validation of fuse() arguments: every bad input fails here, before any model is called.
 
-Also where labels, seeds and temperatures are assigned (see the engine's docstring for why).
+Two steps, so that ``fuse_many`` validates what its fusions share once:
+
+- :func:`prepare_setup` checks everything but the prompt (pool, judge, mode and its
+  options, limits) and resolves spec strings into models: a :class:`Setup`.
+- :func:`plan_for` checks one prompt and makes its :class:`~.state.Plan`: the seed, the
+  shuffled labels, each member's request (see the engine's docstring for why).
+
+:func:`resolve_models` is the one way a front-end (CLI, console, ``fuse``) turns spec
+strings into models: a repeated spec is the same instance.
 """
 
 from __future__ import annotations
@@ -9,26 +17,37 @@ import dataclasses
 import hashlib
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigurationError, InvalidRequestError
 from ..models.base import Model
 from ..types import build_request
-from . import judge as J
-from .state import EventCallback, Member, Run
+from .labels import labels_for, shuffle_order
+from .modes import MODES, Mode, get_mode
+from .state import Member, Plan
 from .vote import Extractor, detect_choices
 
-__all__ = ["MODES", "NEEDS_JUDGE", "SELF_MOA_TEMPERATURE", "prepare", "resolve_model"]
+__all__ = [
+    "MODES",
+    "SELF_MOA_TEMPERATURE",
+    "Setup",
+    "check_prompt",
+    "plan_for",
+    "prepare",
+    "prepare_setup",
+    "resolve_model",
+    "resolve_models",
+]
 
-MODES = ("best-of", "merge", "debate", "vote")
-_ALIASES = {"best_of": "best-of", "bestof": "best-of", "best": "best-of", "majority": "vote"}
-NEEDS_JUDGE = ("best-of", "merge", "debate")
 #: Sampling temperature given by default to a model that appears more than once in a pool.
 SELF_MOA_TEMPERATURE = 0.7
 _EXTRACT_KINDS = ("auto", "number", "choice", "text")
 
 
 def resolve_model(item: object, what: str) -> Model:
+    """A Model as is, or a spec string (``"edge"``) resolved; anything else is an error."""
     if isinstance(item, Model):
         return item
     if isinstance(item, str):
@@ -42,6 +61,29 @@ def resolve_model(item: object, what: str) -> Model:
     raise InvalidRequestError(
         f"{what} must be a Model or a model spec string such as 'edge', not {type(item).__name__}."
     )
+
+
+def resolve_models(items: Sequence[object], what: str = "pool") -> list[Model]:
+    """Resolve models and specs; a repeated spec string becomes ONE instance.
+
+    Self-MoA samples a repeated model once per occurrence with its own seed, and a local
+    model must load once, so ``["edge", "edge"]`` is two references to one model.
+
+    Args:
+        items: Models or spec strings.
+        what: How to name an item in errors (``"pool"`` -> ``pool[2]``).
+    """
+    built: dict[str, Model] = {}
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            key = item.strip()
+            if key not in built:
+                built[key] = resolve_model(key, f"{what}[{i}]")
+            out.append(built[key])
+        else:
+            out.append(resolve_model(item, f"{what}[{i}]"))
+    return out
 
 
 def _positive(value: object, name: str) -> float | None:
@@ -61,8 +103,42 @@ def _derive_seed(prompt: str, mode: str, models: Sequence[Model]) -> int:
     return int(hashlib.sha256(key.encode("utf-8")).hexdigest()[:8], 16)
 
 
-def prepare(
-    prompt: object,
+def check_prompt(prompt: object) -> str:
+    """The prompt, when it is a non-empty string.
+
+    Raises:
+        InvalidRequestError: Not a string, or only whitespace.
+    """
+    if not isinstance(prompt, str):
+        raise InvalidRequestError(f"prompt must be a string, not {type(prompt).__name__}.")
+    if not prompt.strip():
+        raise InvalidRequestError("the prompt is empty: give the question to send to the pool.")
+    return prompt
+
+
+@dataclass(frozen=True, slots=True)
+class Setup:
+    """What every fusion of a batch shares, validated and resolved (see :func:`prepare_setup`)."""
+
+    models: tuple[Model, ...]
+    judge: Model | None
+    judge_in_pool: bool
+    mode: Mode
+    options: Mapping[str, Any]
+    rounds: int
+    system: str | None
+    max_tokens: int
+    temperature: float | None
+    timeouts: tuple[float | None, ...]
+    judge_timeout: float | None
+    judge_max_tokens: int
+    seed: int | None
+    swap_check: bool
+    extract: str | Extractor
+    cache: bool | None
+
+
+def prepare_setup(
     pool: object,
     judge: object,
     mode: object,
@@ -73,23 +149,21 @@ def prepare(
     temperature: float | None,
     timeout: object,
     seed: int | None,
-    on_event: EventCallback | None,
     swap_check: bool,
     judge_max_tokens: int | None,
     judge_timeout: object,
     extract: str | Extractor,
     cache: bool | None,
-) -> Run:
-    if not isinstance(prompt, str):
-        raise InvalidRequestError(f"prompt must be a string, not {type(prompt).__name__}.")
-    if not prompt.strip():
-        raise InvalidRequestError("the prompt is empty: give the question to send to the pool.")
-    if (
-        not isinstance(mode, str)
-        or _ALIASES.get(mode.strip().lower(), mode.strip().lower()) not in MODES
-    ):
-        raise InvalidRequestError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
-    mode = _ALIASES.get(mode.strip().lower(), mode.strip().lower())
+    mode_options: Mapping[str, Any] | None = None,
+    warn_stacklevel: int = 3,
+) -> Setup:
+    """Validate every fuse() argument except the prompt and resolve the models.
+
+    Raises:
+        InvalidRequestError: Anything invalid, naming it.
+        ConfigurationError: A spec string that cannot be resolved.
+    """
+    the_mode = get_mode(mode)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
         raise InvalidRequestError(f"rounds must be an integer >= 1, got {rounds!r}.")
     if isinstance(pool, (str, Model)):
@@ -104,41 +178,43 @@ def prepare(
         raise InvalidRequestError(
             "the pool is empty: pass at least one model or spec, e.g. pool=[fk.edge_model()]."
         )
-    if judge is None and mode in NEEDS_JUDGE:
+    if judge is None and the_mode.needs_judge:
         raise InvalidRequestError(
-            f"mode {mode!r} needs a judge: pass judge=<a model or spec>, or use mode='vote', "
-            "which needs none."
+            f"mode {the_mode.name!r} needs a judge: pass judge=<a model or spec>, or use "
+            "mode='vote', which needs none."
         )
     if not (callable(extract) or extract in _EXTRACT_KINDS):
         raise InvalidRequestError(
             f"extract must be one of {', '.join(_EXTRACT_KINDS)} or a function, got {extract!r}."
         )
-    if on_event is not None and not callable(on_event):
-        raise InvalidRequestError("on_event must be a function that takes a FusionEvent.")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InvalidRequestError(f"seed must be an integer, got {seed!r}.")
-    if temperature is not None:
-        build_request("x", temperature=temperature)  # validates the range
-    base = build_request(prompt, system=system, max_tokens=max_tokens)
+    if mode_options is not None and not isinstance(mode_options, Mapping):
+        raise InvalidRequestError(
+            f"mode_options must be a mapping of option -> value, not {type(mode_options).__name__}."
+        )
+    options = the_mode.check_options(dict(mode_options or {}))
+    # Check the sampling limits once here (a batch fails fast), not once per member.
+    build_request(
+        "check", max_tokens=max_tokens, temperature=0.0 if temperature is None else temperature
+    )
     if judge_max_tokens is None:
         judge_max_tokens = max(max_tokens, 256)
-    build_request("x", max_tokens=judge_max_tokens)
+    build_request("check", max_tokens=judge_max_tokens)
     if isinstance(timeout, (list, tuple)):
         if len(timeout) != len(pool):
             raise InvalidRequestError(
                 f"timeout has {len(timeout)} values for a pool of {len(pool)}; give one each."
             )
-        timeouts = [_positive(t, "timeout") for t in timeout]
+        timeouts = tuple(_positive(t, "timeout") for t in timeout)
     else:
-        timeouts = [_positive(timeout, "timeout")] * len(pool)
+        timeouts = (_positive(timeout, "timeout"),) * len(pool)
     jt = _positive(judge_timeout, "judge_timeout")
     if judge_timeout is None and not isinstance(timeout, (list, tuple)):
         jt = timeouts[0]
 
-    models = [resolve_model(item, f"pool[{i}]") for i, item in enumerate(pool)]
+    models = tuple(resolve_models(pool))
     judge_model = None if judge is None else resolve_model(judge, "judge")
-    if seed is None:
-        seed = _derive_seed(prompt, mode, models)
     counts: dict[str, int] = {}
     for m in models:
         counts[m.identity] = counts.get(m.identity, 0) + 1
@@ -148,35 +224,79 @@ def prepare(
             "samples will be identical. Leave temperature=None (repeats then sample at "
             f"{SELF_MOA_TEMPERATURE}) or pass temperature > 0.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=warn_stacklevel,
         )
-    labels = J.labels_for(len(models))
-    order = J.shuffle_order(len(models), seed)
-    label_of = {pool_index: labels[pos] for pos, pool_index in enumerate(order)}
-    members = []
-    for i, m in enumerate(models):
-        t = temperature
-        if t is None:
-            t = SELF_MOA_TEMPERATURE if counts[m.identity] > 1 else 0.0
-        request = dataclasses.replace(base, temperature=float(t), seed=seed + i)
-        members.append(Member(i, label_of[i], m, request, timeouts[i]))
     in_pool = judge_model is not None and any(
         m is judge_model or m.identity == judge_model.identity for m in models
     )
-    return Run(
-        prompt=prompt,
-        mode=mode,
-        members=members,
+    return Setup(
+        models=models,
         judge=judge_model,
         judge_in_pool=in_pool,
-        seed=seed,
+        mode=the_mode,
+        options=options,
         rounds=rounds,
         system=system,
-        judge_max_tokens=judge_max_tokens,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        timeouts=timeouts,
         judge_timeout=jt,
+        judge_max_tokens=judge_max_tokens,
+        seed=seed,
         swap_check=bool(swap_check),
         extract=extract,
         cache=cache,
-        on_event=on_event,
-        choices=detect_choices(prompt),
     )
+
+
+def plan_for(prompt: object, setup: Setup) -> Plan:
+    """Check one prompt and plan its fusion: seed, shuffled labels, member requests.
+
+    Raises:
+        InvalidRequestError: The prompt is not a non-empty string.
+    """
+    prompt = check_prompt(prompt)
+    base = build_request(prompt, system=setup.system, max_tokens=setup.max_tokens)
+    models = setup.models
+    seed = setup.seed
+    if seed is None:
+        seed = _derive_seed(prompt, setup.mode.name, models)
+    counts: dict[str, int] = {}
+    for m in models:
+        counts[m.identity] = counts.get(m.identity, 0) + 1
+    labels = labels_for(len(models))
+    order = shuffle_order(len(models), seed)
+    label_of = {pool_index: labels[pos] for pos, pool_index in enumerate(order)}
+    members = []
+    for i, m in enumerate(models):
+        t = setup.temperature
+        if t is None:
+            t = SELF_MOA_TEMPERATURE if counts[m.identity] > 1 else 0.0
+        request = dataclasses.replace(base, temperature=float(t), seed=seed + i)
+        members.append(Member(i, label_of[i], m, request, setup.timeouts[i]))
+    return Plan(
+        prompt=prompt,
+        mode=setup.mode,
+        members=tuple(members),
+        judge=setup.judge,
+        judge_in_pool=setup.judge_in_pool,
+        seed=seed,
+        rounds=setup.rounds,
+        system=setup.system,
+        judge_max_tokens=setup.judge_max_tokens,
+        judge_timeout=setup.judge_timeout,
+        swap_check=setup.swap_check,
+        extract=setup.extract,
+        cache=setup.cache,
+        choices=detect_choices(prompt),
+        options=setup.options,
+    )
+
+
+def prepare(prompt: object, pool: object, judge: object, mode: object, **kwargs: Any) -> Plan:
+    """:func:`prepare_setup` then :func:`plan_for`: one fusion's plan.
+
+    The prompt is checked first, so an empty prompt is reported before anything else.
+    """
+    prompt = check_prompt(prompt)
+    return plan_for(prompt, prepare_setup(pool, judge, mode, **kwargs))

@@ -1,33 +1,42 @@
-"""The state of one fusion in flight, shared by the stages (private to the fusion package).
+"""The state of one fusion in flight (private to the fusion package).
 
-:class:`Run` carries the validated arguments, the clock, the event log and the judge calls;
-:func:`call_model` is the one place a model is called, under a per-call timeout.
+Split in two so that what was decided and what happens are not mixed up:
+
+- :class:`Plan` (frozen): the validated arguments — prompt, mode, members with their
+  labels and requests, judge, limits — made once by :func:`~.prepare.prepare`.
+- :class:`Recorder` (mutable): the clock, the event log and the judge calls, written as
+  the fusion runs.
+
+:class:`Run` pairs them; every stage and mode takes a Run.
 """
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import ModelTimeoutError
 from ..models.base import Model
-from ..types import Completion, Request
+from ..types import Request
 from .events import FusionEvent
-from .result import Candidate, JudgeCall
+from .records import JudgeCall
 from .vote import Extractor
 
-__all__ = ["EventCallback", "Member", "Run", "by_label", "call_model", "describe", "failed_cost"]
+if TYPE_CHECKING:  # pragma: no cover
+    from .modes.base import Mode
+
+__all__ = ["EventCallback", "Member", "Plan", "Recorder", "Run"]
 
 EventCallback = Callable[[FusionEvent], "None | Awaitable[None]"]
 
 
 @dataclass(frozen=True, slots=True)
 class Member:
+    """One pool member: its position, anonymous label, model, request and timeout."""
+
     index: int
     label: str
     model: Model
@@ -35,13 +44,13 @@ class Member:
     timeout: float | None
 
 
-@dataclass(slots=True)
-class Run:
-    """The state of one fusion in flight (private; the result is what users see)."""
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Everything decided before the first model call (see :func:`~.prepare.prepare`)."""
 
     prompt: str
-    mode: str
-    members: list[Member]
+    mode: Mode
+    members: tuple[Member, ...]
     judge: Model | None
     judge_in_pool: bool
     seed: int
@@ -52,17 +61,26 @@ class Run:
     swap_check: bool
     extract: str | Extractor
     cache: bool | None
-    on_event: EventCallback | None
-    t0: float = 0.0
-    choices: dict[str, str] = field(default_factory=dict)
+    choices: Mapping[str, str] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Recorder:
+    """The clock, the event log and the judge calls of one fusion in flight."""
+
+    on_event: EventCallback | None = None
+    t0: float = field(default_factory=time.perf_counter)
     events: list[FusionEvent] = field(default_factory=list)
     judge_calls: list[JudgeCall] = field(default_factory=list)
     callback_failed: bool = False
 
     def now(self) -> float:
+        """Seconds since the fusion started."""
         return time.perf_counter() - self.t0
 
     async def emit(self, kind: str, **fields: Any) -> None:
+        """Log an event and pass it to ``on_event`` (a failing callback never stops a fusion)."""
         event = FusionEvent(kind=kind, time_s=self.now(), **fields)
         self.events.append(event)
         if self.on_event is None:
@@ -82,31 +100,9 @@ class Run:
                 )
 
 
-def describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+@dataclass(frozen=True, slots=True)
+class Run:
+    """A plan and its recorder: what every stage receives."""
 
-
-async def call_model(
-    model: Model, request: Request, timeout: float | None, cache: bool | None, who: str
-) -> Completion:
-    if timeout is None:
-        return await model.arun(request, cache=cache)
-    try:
-        return await asyncio.wait_for(model.arun(request, cache=cache), timeout)
-    except asyncio.TimeoutError:
-        raise ModelTimeoutError(
-            f"{model.name}: no answer within {timeout:g} s ({who} timeout); raise the "
-            "timeout or drop this model.",
-            model=model.name,
-        ) from None
-
-
-def failed_cost(exc: BaseException) -> float | None:
-    # Providers don't bill failed requests, but a timed-out one may have kept generating.
-    return None if isinstance(exc, ModelTimeoutError) else 0.0
-
-
-def by_label(cands: list[Candidate]) -> list[Candidate]:
-    """Candidates in label order (A, B, ..., Z, AA, ...): the order the judge sees."""
-    return sorted(cands, key=lambda c: (len(c.label), c.label))
+    plan: Plan
+    rec: Recorder

@@ -311,7 +311,7 @@ class Report:
 
 def _version() -> str:
     try:
-        from .. import __version__
+        from .._version import __version__
 
         return str(__version__)
     except ImportError:  # pragma: no cover - partial installs only

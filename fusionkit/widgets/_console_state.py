@@ -5,7 +5,7 @@ status table), how each :class:`~fusionkit.fusion.events.FusionEvent` moves a me
 the judge's row (:func:`_apply_member`, :func:`_apply_judge`), which row an event belongs
 to (:func:`_member_index`), the stage line (:func:`_stage_text`), how rows the run never
 reached are settled when it ends (:func:`_settle`), and the timeline bars of a finished
-fusion (:func:`timeline_spans`).
+fusion (:func:`timeline_spans`, from :mod:`fusionkit.fusion.timeline`).
 
 Kept apart from :mod:`fusionkit.widgets.console` (the ipywidgets layout and callbacks) so
 each reads in one sitting and this part can be tested without a widget. The public names
@@ -18,8 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ..errors import InvalidRequestError
 from ..fusion.events import FusionEvent
+from ..fusion.modes import get_mode
 from ..fusion.result import FusionResult
+from ..fusion.timeline import Span, timeline_spans
 
 __all__ = ["MemberStatus", "Span", "State", "timeline_spans"]
 
@@ -60,47 +63,6 @@ class MemberStatus:
         if self.state == "failed":
             return f"failed · {self.error}" if self.error else "failed"
         return self.state
-
-
-@dataclass(frozen=True, slots=True)
-class Span:
-    """One bar of the timeline: a member call, a debate turn or a judge call."""
-
-    who: str
-    what: str
-    start_s: float
-    end_s: float
-    ok: bool
-
-    @property
-    def duration_s(self) -> float:
-        """Length of the span in seconds."""
-        return max(0.0, self.end_s - self.start_s)
-
-
-def timeline_spans(result: FusionResult) -> list[Span]:
-    """Every timed call of a fusion, in start order (pure; used by the Timeline tab)."""
-    spans = [
-        Span(f"{c.label} · {c.model}", "answer", c.start_s, c.end_s, c.ok)
-        for c in result.candidates
-    ]
-    for rnd in result.rounds:
-        if rnd.index == 0:  # round 0 repeats the initial answers already listed
-            continue
-        spans += [
-            Span(
-                f"{t.label} · {t.model}",
-                f"debate round {rnd.index}",
-                t.start_s,
-                t.end_s,
-                t.error is None,
-            )
-            for t in rnd.turns
-        ]
-    spans += [
-        Span(f"judge · {j.model}", j.step, j.start_s, j.end_s, j.ok) for j in result.judge_calls
-    ]
-    return sorted(spans, key=lambda s: (s.start_s, s.who))
 
 
 def _member_index(rows: Sequence[MemberStatus], event: FusionEvent) -> int | None:
@@ -155,19 +117,11 @@ def _apply_judge(row: MemberStatus, e: FusionEvent) -> MemberStatus:
 
 
 def _stage_text(e: FusionEvent, mode: str | None) -> str:
-    if e.kind == "fusion_start":
-        return f"Running ({mode})…"
-    if e.kind == "stage_start" and e.stage == "pool":
-        return "Stage 1: the pool is answering…"
-    if e.kind == "round_start":
-        return f"Debate round {e.round}…"
-    if e.kind == "round_finish":
-        return f"Debate round {e.round}: {e.detail or 'done'}."
-    if e.kind == "stage_start" and e.stage in ("judge", "vote"):
-        return "Stage 2: the judge is fusing…" if e.stage == "judge" else "Stage 2: counting votes…"
-    if e.kind == "fusion_finish":
-        return "Finished."
-    return ""
+    """The stage line for an event, in the mode's own words ("" when it changes nothing)."""
+    try:
+        return get_mode(mode).stage_text(e)
+    except InvalidRequestError:  # no mode known yet: only the start is worth a line
+        return "Running…" if e.kind == "fusion_start" else ""
 
 
 def _settle(

@@ -33,12 +33,14 @@ from typing import Any
 import ipywidgets as widgets
 
 from .._sync import background_loop, in_background_loop
-from ..errors import InvalidRequestError
-from ..fusion.engine import MODES, afuse
+from ..errors import InvalidRequestError, describe_error
+from ..fusion.engine import afuse
 from ..fusion.events import FusionEvent
+from ..fusion.labels import by_label
+from ..fusion.modes import DEFAULT_MODE, all_modes, get_mode
+from ..fusion.prepare import resolve_model, resolve_models
 from ..fusion.result import FusionResult
 from ..models.base import Model
-from ..models.specs import model as resolve_model
 from ..render.html import render
 from ._console_state import MemberStatus as MemberStatus
 from ._console_state import Span as Span
@@ -92,25 +94,24 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
         *,
         judge: Model | str | None = None,
         pool: Sequence[str] | None = None,
-        mode: str = "best-of",
+        mode: str = DEFAULT_MODE,
         rounds: int = 2,
         prompt: str = "",
         max_tokens: int = 512,
         timeout: float | None = None,
         title: str = "Fusion console",
     ) -> None:
-        resolved = [resolve_model(m) for m in models]
+        resolved = resolve_models(list(models), "models")
         if not resolved:
             raise InvalidRequestError("FusionConsole needs at least one model for the pool.")
-        if mode not in MODES:
-            raise InvalidRequestError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}.")
+        mode = get_mode(mode).name  # aliases accepted, as fuse() accepts them
         if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 10:
             raise InvalidRequestError(f"rounds must be an integer from 1 to 10, got {rounds!r}.")
         self._models: dict[str, Model] = dict(zip(_unique_names(resolved), resolved, strict=True))
         judges: dict[str, Model | None] = {NO_JUDGE: None, **self._models}
         judge_key = NO_JUDGE
         if judge is not None:
-            jm = resolve_model(judge)
+            jm = resolve_model(judge, "judge")
             judge_key = next((k for k, m in self._models.items() if m is jm), "")
             if not judge_key:
                 judge_key = jm.name if jm.name not in judges else f"{jm.name} (judge)"
@@ -139,7 +140,7 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
         self.judge_picker = widgets.Dropdown(
             options=list(judges), value=judge_key, description="Judge"
         )
-        self.mode_toggle = widgets.ToggleButtons(options=list(MODES), value=mode)
+        self.mode_toggle = widgets.ToggleButtons(options=[m.name for m in all_modes()], value=mode)
         self.rounds_box = widgets.BoundedIntText(
             value=rounds,
             min=1,
@@ -325,7 +326,7 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
             message = "Stopped: the run was cancelled."
         except Exception as exc:  # noqa: BLE001 - shown in the console, kept in .error
             result, error = None, exc
-            message = f"{type(exc).__name__}: {exc}"
+            message = describe_error(exc)
         else:
             error, message = None, ""
         with self._lock:
@@ -362,7 +363,7 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
             spans = timeline_spans(result)
             ctx["spans"] = spans
             ctx["total"] = max([result.timings.total_s, *(s.end_s for s in spans)] or [0.0])
-            ctx["cands"] = sorted(result.candidates, key=lambda c: (len(c.label), c.label))
+            ctx["cands"] = by_label(result.candidates)
         return ctx
 
     def _refresh_status(self) -> None:

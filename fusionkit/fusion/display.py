@@ -1,4 +1,4 @@
-"""pandas tables and the HTML view of a fusion: rendering only, never a model call.
+"""A fusion's tables and HTML view: rendering only, never a model call.
 
 :func:`candidates_frame` is the side-by-side comparison (one row per candidate, tokens,
 latency, cost, score, winner, error); :func:`style_candidates` highlights the winner and
@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .html import fmt_cost, fmt_seconds, render
+from ..render.html import fmt_cost, fmt_seconds, render
+from .labels import by_label
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from pandas.io.formats.style import Styler
 
-    from ..fusion.result import FusionResult
+    from .result import FusionResult
 
-__all__ = ["CANDIDATE_COLUMNS", "candidates_frame", "fusion_html", "style_candidates"]
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "candidates_frame",
+    "fusion_html",
+    "style_candidates",
+    "verdict_line",
+]
 
 CANDIDATE_COLUMNS = (
     "label",
@@ -35,10 +42,6 @@ CANDIDATE_COLUMNS = (
 )
 
 
-def _label_key(label: str) -> tuple[int, str]:
-    return (len(label), label)
-
-
 def candidates_frame(result: FusionResult) -> pd.DataFrame:
     """One row per candidate, in label order (the order the judge saw).
 
@@ -53,7 +56,7 @@ def candidates_frame(result: FusionResult) -> pd.DataFrame:
 
     scores = result.judgment.scores
     rows = []
-    for c in sorted(result.candidates, key=lambda c: _label_key(c.label)):
+    for c in by_label(result.candidates):
         rows.append(
             {
                 "label": c.label,
@@ -100,19 +103,17 @@ def style_candidates(frame: pd.DataFrame) -> Styler:
     )
 
 
-def _verdict_line(result: FusionResult) -> str:
-    j = result.judgment
-    n_ok, n = len(result.succeeded), len(result.candidates)
-    winner = result.winner
-    parts = [f"{n_ok}/{n} members answered"]
-    if j.method == "merge":
-        parts.append("judge wrote a synthesis")
-    elif winner is not None:
-        parts.append(f"winner: Response {winner.label} ({winner.model})")
-    if j.method == "vote" and j.votes:
-        parts.append(f"votes {sum(j.votes.values())}")
-    if j.tie_break:
-        parts.append(f"tie broken by {j.tie_break}")
+def verdict_line(result: FusionResult) -> str:
+    """``"3/3 members answered · winner: Response B (edge)"``: the words come from the mode."""
+    from ..errors import InvalidRequestError
+    from .modes import Mode, get_mode
+
+    try:
+        mode = get_mode(result.mode)
+    except InvalidRequestError:  # a result from a mode no longer registered
+        mode = Mode()
+    parts = [f"{len(result.succeeded)}/{len(result.candidates)} members answered"]
+    parts += mode.verdict_parts(result)
     return " · ".join(parts)
 
 
@@ -120,7 +121,7 @@ def _context(result: FusionResult) -> dict[str, Any]:
     j = result.judgment
     t = result.timings
     frame_rows = []
-    for c in sorted(result.candidates, key=lambda c: _label_key(c.label)):
+    for c in by_label(result.candidates):
         score = j.scores.get(c.label)
         frame_rows.append(
             {
@@ -141,7 +142,7 @@ def _context(result: FusionResult) -> dict[str, Any]:
     return {
         "r": result,
         "j": j,
-        "verdict": _verdict_line(result),
+        "verdict": verdict_line(result),
         "rows": frame_rows,
         "total": fmt_seconds(t.total_s),
         "pool": fmt_seconds(t.pool_wall_s),

@@ -1,0 +1,73 @@
+"""``merge``: the judge analyses the candidates (structured), then writes one synthesis."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from .. import judge as J
+from ..judging import ask_judge, fallback, judge_fields
+from ..labels import by_label
+from ..records import Candidate, Judgment
+from .base import Mode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..result import FusionResult
+    from ..state import Run
+
+__all__ = ["Merge"]
+
+
+class Merge(Mode):
+    """Analysis (consensus, contradictions, insights, blind spots), then a synthesis."""
+
+    name: ClassVar[str] = "merge"
+    summary: ClassVar[str] = "the judge analyses the answers and writes a new one"
+
+    async def decide(self, run: Run, ok: list[Candidate]) -> tuple[str, Judgment]:
+        prompt = run.plan.prompt
+        items = [(c.label, c.text) for c in by_label(ok)]
+        a = await ask_judge(
+            run, "analysis", J.analysis_messages(prompt, items), J.parse_analysis, J.ANALYSIS_SHAPE
+        )
+        if a.errored:
+            return await fallback(run, ok, f"merge analysis failed: {a.problem}")
+        s = await ask_judge(
+            run,
+            "synthesis",
+            J.synthesis_messages(prompt, items, a.value),
+            J.parse_synthesis,
+            J.SYNTHESIS_SHAPE,
+        )
+        note = (
+            None
+            if a.value is not None
+            else f"analysis unreadable ({a.problem}); the synthesis was written from the "
+            "responses alone"
+        )
+        if s.value is None:
+            return await fallback(
+                run,
+                ok,
+                f"merge synthesis unusable: {s.problem}",
+                base={"analysis": a.value, "note": note},
+            )
+        n = len(a.value.consensus) if a.value else 0
+        rationale = (
+            f"Synthesis of {len(ok)} responses after a structured analysis ({n} consensus points)."
+            if a.value
+            else f"Synthesis of {len(ok)} responses."
+        )
+        return s.value, Judgment(
+            method="merge",
+            rationale=rationale,
+            raw=s.raw,
+            attempts=a.attempts + s.attempts,
+            analysis=a.value,
+            note=note,
+            **judge_fields(run),
+        )
+
+    def verdict_parts(self, result: FusionResult) -> list[str]:
+        if result.judgment.method == "merge":
+            return ["judge wrote a synthesis"]
+        return super().verdict_parts(result)
