@@ -87,12 +87,29 @@ def test_vote_panel_takes_store_subjects_and_validates(store: VoteStore) -> None
         VotePanel(store, ["a"], voter="ana").vote("b", "ship")
 
 
-def test_vote_panel_shows_errors_instead_of_raising(store: VoteStore) -> None:
+def test_vote_panel_keeps_working_after_store_close(store: VoteStore) -> None:
+    # "Run All" runs a last cell with store.close(); the first real click comes after it.
     panel = VotePanel(store, ["Tool A"], voter="ana")
     store.close()
+    panel.buttons("Tool A")[0].click()
+    assert panel.status.value == ""
+    assert store.tally("Tool A") == {"ship": 1, "skip": 0}
+    assert "closed" not in html_of(panel)
+
+
+def test_vote_panel_shows_errors_instead_of_raising(store: VoteStore, monkeypatch) -> None:
+    from fusionkit.errors import StoreError
+
+    panel = VotePanel(store, ["Tool A"], voter="ana")
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise StoreError("disk on fire")
+
+    monkeypatch.setattr(store, "vote", broken)
+    monkeypatch.setattr(store, "tally", broken)
     panel.buttons("Tool A")[0].click()  # must not raise inside the click handler
-    assert "closed" in panel.status.value
-    assert "closed" in html_of(panel)  # and a display still renders
+    assert "disk on fire" in panel.status.value
+    assert "disk on fire" in html_of(panel)  # and a display still renders
 
 
 # -- Arena ----------------------------------------------------------------------------------------
@@ -104,7 +121,7 @@ ANSWERS = {
 
 
 def test_arena_vote_goes_to_store_and_reveals_models(store: VoteStore) -> None:
-    arena = Arena(ANSWERS, store, voter="ana", seed=3)
+    arena = Arena(store, ANSWERS, voter="ana", seed=3)
     s = arena.battle_state
     assert s.prompt == "What is 2+2?" and s.model_a != s.model_b
     assert arena.next_button.disabled and not arena.vote_buttons["a"].disabled
@@ -134,7 +151,7 @@ def test_arena_vote_goes_to_store_and_reveals_models(store: VoteStore) -> None:
 
 def test_arena_escapes_model_text_everywhere(store: VoteStore) -> None:
     answers = {EVIL: {"m1": EVIL, "<i>m2</i>": "<img src=x onerror=alert(1)>"}}
-    arena = Arena(answers, store, voter="ana")
+    arena = Arena(store, answers, voter="ana")
     arena.vote("a")
     snap = html_of(arena)
     live = arena._box_a.value + arena._box_b.value + arena._prompt.value + arena._result.value
@@ -145,7 +162,7 @@ def test_arena_escapes_model_text_everywhere(store: VoteStore) -> None:
 
 def test_arena_order_is_seeded_and_covers_both_sides(store: VoteStore) -> None:
     def sequence(seed: int) -> list[tuple[str, str]]:
-        arena = Arena(ANSWERS, store, voter="ana", seed=seed)
+        arena = Arena(store, ANSWERS, voter="ana", seed=seed)
         out = []
         for _ in range(12):
             out.append((arena.battle_state.model_a, arena.battle_state.model_b))
@@ -170,7 +187,7 @@ def test_arena_with_models_generates_off_the_ui_thread(store: VoteStore) -> None
         return fn
 
     models = [FakeModel("fast", reply("fast"), latency=0.05), FakeModel("slow", reply("slow"))]
-    arena = Arena(models, store, ["p1", "p2"], voter="ana", seed=0)
+    arena = Arena(store, models, ["p1", "p2"], voter="ana", seed=0)
     html_of(arena)  # rendering while pending neither blocks nor calls anything new
     assert arena.wait(10)
     s = arena.battle_state
@@ -196,7 +213,7 @@ def test_arena_pending_blocks_votes(store: VoteStore) -> None:
         gate.wait(10)
         return "late"
 
-    arena = Arena([FakeModel("a", blocked), FakeModel("b", "ok")], store, ["p"], voter="ana")
+    arena = Arena(store, [FakeModel("a", blocked), FakeModel("b", "ok")], ["p"], voter="ana")
     try:
         assert arena.battle_state.pending
         assert all(b.disabled for b in arena.vote_buttons.values())
@@ -211,7 +228,7 @@ def test_arena_pending_blocks_votes(store: VoteStore) -> None:
 
 def test_arena_failed_model_is_shown_and_not_votable(store: VoteStore) -> None:
     models = [FakeModel("good", "fine"), FakeModel("broken", RuntimeError("<boom>"))]
-    arena = Arena(models, store, ["p"], voter="ana")
+    arena = Arena(store, models, ["p"], voter="ana")
     assert arena.wait(10)
     s = arena.battle_state
     assert s.revealed and "<boom>" in (s.error_a or s.error_b or "")
@@ -237,4 +254,137 @@ def test_arena_validates_its_source(
     store: VoteStore, source: object, prompts: object, needle: str
 ) -> None:
     with pytest.raises(InvalidRequestError, match=needle):
-        Arena(source, store, prompts, voter="ana")  # type: ignore[arg-type]
+        Arena(store, source, prompts, voter="ana")  # type: ignore[arg-type]
+
+
+# -- voters, repeated clicks, argument order -------------------------------------------------------
+
+
+def test_people_vote_as_themselves_and_scripts_under_their_own_name(
+    store: VoteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fusionkit.widgets.voting import session_voter
+
+    monkeypatch.delenv("FUSIONKIT_VOTER", raising=False)
+    me = session_voter()
+    assert me == session_voter() and me.strip()  # one id per session
+    arena = Arena(store, ANSWERS, seed=0)
+    assert arena.voter == me and me in arena._header.value  # shown in the widget
+    arena.vote("a", voter="referee-script")  # the scripted referee
+    arena.next_battle()
+    arena.vote_buttons["b"].click()  # a person
+    assert store.battles()["voter"].tolist() == ["referee-script", me]
+    assert VotePanel(store, ["x"]).voter == me
+    monkeypatch.setenv("FUSIONKIT_VOTER", "ana@team")
+    assert VotePanel(store, ["x"]).voter == "ana@team"
+
+
+def test_arena_repeated_click_is_a_quiet_no_op(store: VoteStore) -> None:
+    arena = Arena(store, ANSWERS, voter="ana", seed=1)
+    arena.vote_buttons["tie"].click()
+    reveal = arena._result.value
+    assert "Tie" in reveal
+    arena.vote_buttons["tie"].click()  # a double click
+    arena.vote_buttons["a"].click()
+    assert store.battle_count() == 1
+    assert arena._result.value == reveal  # the reveal stays
+    assert "Already recorded" in arena._note.value and "bad" not in arena._note.value
+    arena.next_button.click()
+    assert arena._note.value == ""
+
+
+def test_arena_takes_the_store_first_or_says_so(store: VoteStore) -> None:
+    with pytest.raises(InvalidRequestError, match=r"VoteStore first.*Arena\(store"):
+        Arena(ANSWERS, store)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match="first argument must be a VoteStore"):
+        Arena("votes.db", ANSWERS)  # type: ignore[arg-type]
+    with pytest.raises(InvalidRequestError, match="VoteStore first"):
+        VotePanel(["Tool A"], store)  # type: ignore[arg-type]
+
+
+# -- snapshots beside the view, kept current --------------------------------------------------------
+
+
+class _Displays:
+    """Captures IPython display()/update_display() calls (no kernel needed)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import IPython.display as ipd
+
+        self.outputs: list[dict] = []
+        self.by_id: dict[str, dict] = {}
+
+        def display(obj: dict, raw: bool = False, display_id: str | None = None) -> None:
+            assert raw
+            self.outputs.append(obj)
+            if display_id:
+                self.by_id[display_id] = obj
+
+        def update_display(obj: dict, raw: bool = False, display_id: str = "") -> None:
+            assert raw and display_id in self.by_id
+            self.by_id[display_id].clear()
+            self.by_id[display_id].update(obj)
+
+        monkeypatch.setattr(ipd, "display", display)
+        monkeypatch.setattr(ipd, "update_display", update_display)
+
+
+def test_display_puts_snapshot_beside_the_view_and_updates_it(
+    store: VoteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = _Displays(monkeypatch)
+    panel = VotePanel(store, ["Tool A"], voter="ana")
+    panel._ipython_display_()
+    view, snap = shown.outputs
+    assert WIDGET_VIEW_MIME in view and view["text/html"] == ""  # nothing inside the view
+    assert WIDGET_VIEW_MIME not in snap
+    assert f'data-fk-snapshot="{panel.snapshot_id}"' in snap["text/html"]
+    assert "<td>0</td><td>0</td>" in snap["text/html"]
+    panel.buttons("Tool A")[0].click()
+    store.vote("Tool A", "skip", voter="bo")  # another voter, then a refresh
+    panel.refresh()
+    assert "<td>1</td><td>1</td>" in snap["text/html"]  # the saved output follows the store
+    # The live widget carries the style that hides its snapshot while it is live.
+    styles = [c.value for c in panel.children if "display:none" in getattr(c, "value", "")]
+    assert styles and f".fk-snap-{panel.snapshot_id}" in styles[0]
+
+
+def test_arena_snapshot_follows_battles(store: VoteStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = _Displays(monkeypatch)
+    arena = Arena(store, ANSWERS, voter="ana", seed=0)
+    arena._ipython_display_()
+    snap = shown.outputs[1]
+    assert "Not voted yet" in snap["text/html"] and "0 battles in the store" in snap["text/html"]
+    arena.vote_buttons["a"].click()
+    assert "A is better" in snap["text/html"] or "A better" in snap["text/html"]
+    assert "1 battle in the store" in snap["text/html"]
+
+
+def test_share_writes_current_state_and_drops_dead_views(
+    store: VoteStore, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import nbformat
+
+    from fusionkit.widgets._static import share
+
+    shown = _Displays(monkeypatch)
+    panel = VotePanel(store, ["Tool A"], voter="ana")
+    panel._ipython_display_()
+    view, snap = (dict(o) for o in shown.outputs)  # as saved when the cell ran
+    panel.buttons("Tool A")[0].click()  # a click JupyterLab never wrote into the output
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("panel")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data=view),
+        nbformat.v4.new_output("display_data", data=snap),
+    ]
+    nb.cells.append(cell)
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}}}
+    path = tmp_path / "mine.ipynb"
+    nbformat.write(nb, path)
+    report = share(path)
+    assert (report.refreshed, report.views_removed, report.state_removed) == (1, 1, True)
+    saved = nbformat.read(path, as_version=4)
+    (only,) = saved.cells[0].outputs
+    assert "<td>1</td><td>0</td>" in only["data"]["text/html"]
+    assert "widgets" not in saved.metadata

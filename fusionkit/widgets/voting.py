@@ -1,8 +1,11 @@
 """Voting widgets: VotePanel (ship/skip per subject) and Arena (anonymous A/B battles).
 
 Both write to a :class:`~fusionkit.votes.store.VoteStore` and show a ``text/html``
-snapshot beside the live view (see :mod:`fusionkit.widgets._static`), so an executed
-notebook shows tallies and battles on GitHub and nbviewer. All model and user text goes
+snapshot beside the live view, re-rendered on every vote (see
+:mod:`fusionkit.widgets._static`), so a shared notebook shows the tallies and battles it
+had when saved. People vote as themselves: without ``voter=``, a widget votes as
+:func:`session_voter` (``$FUSIONKIT_VOTER``, else the user name plus a per-session tag),
+shown in the widget; scripts pass their own name to ``vote(..., voter=...)``. All model and user text goes
 through the autoescaping templates ``widget_vote_panel.html`` and ``widget_arena*.html``.
 
 Rendering never calls a model. The Arena takes either precomputed answers
@@ -15,8 +18,11 @@ buttons stay disabled until both answers are in.
 from __future__ import annotations
 
 import asyncio
+import getpass
+import os
 import random
 import threading
+import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
@@ -31,7 +37,7 @@ from ..render.html import escape, render
 from ..votes.store import VERDICTS, WINNERS, Battle, Vote, VoteStore, normalize_winner
 from ._static import StaticSnapshot
 
-__all__ = ["Arena", "ArenaBattle", "VotePanel"]
+__all__ = ["Arena", "ArenaBattle", "VotePanel", "session_voter"]
 
 _VERDICT_STYLE = {"ship": "success", "skip": "danger"}
 _WINNER_LABELS = {"a": "A is better", "b": "B is better", "tie": "Tie", "bothbad": "Both bad"}
@@ -46,10 +52,42 @@ def _name_of(subject: Any) -> str:
     return name
 
 
+_SESSION_TAG = uuid.uuid4().hex[:6]
+
+
+def session_voter() -> str:
+    """The voter id of the person at this kernel: ``$FUSIONKIT_VOTER`` if set, else
+    ``"<user>-<tag>"`` with a tag fixed for this process (one id per person and session).
+    """
+    explicit = os.environ.get("FUSIONKIT_VOTER", "").strip()
+    if explicit:
+        return explicit
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        user = "voter"
+    return f"{user}-{_SESSION_TAG}"
+
+
 def _voter(voter: object) -> str:
+    if voter is None:
+        return session_voter()
     if not isinstance(voter, str) or not voter.strip():
         raise InvalidRequestError(f"voter must be a non-empty string, got {voter!r}.")
     return voter
+
+
+def _check_store(store: object, widget: str, other: object) -> VoteStore:
+    if isinstance(store, VoteStore):
+        return store
+    if isinstance(other, VoteStore):
+        raise InvalidRequestError(
+            f"{widget} takes the VoteStore first, like VotePanel: "
+            f"{widget}(store, ...), not {widget}(..., store)."
+        )
+    raise InvalidRequestError(
+        f"{widget}'s first argument must be a VoteStore, got {type(store).__name__}."
+    )
 
 
 def _error_note(exc: BaseException) -> str:
@@ -76,7 +114,8 @@ class VotePanel(StaticSnapshot, widgets.VBox):
         store: Where votes go.
         subjects: Names (or objects with a ``.name``, such as ToolCards); None takes the
             store's subjects.
-        voter: Who is voting (one current vote per subject; a new click changes it).
+        voter: Who is voting (one current vote per subject; a new click changes it);
+            default :func:`session_voter`.
         title: Heading of the panel.
 
     Example:
@@ -88,9 +127,10 @@ class VotePanel(StaticSnapshot, widgets.VBox):
         store: VoteStore,
         subjects: Sequence[Any] | None = None,
         *,
-        voter: str,
+        voter: str | None = None,
         title: str = "Ship or skip?",
     ) -> None:
+        store = _check_store(store, "VotePanel", subjects)
         names = [_name_of(s) for s in (store.subjects() if subjects is None else subjects)]
         if not names:
             raise InvalidRequestError("VotePanel needs at least one subject to vote on.")
@@ -101,7 +141,9 @@ class VotePanel(StaticSnapshot, widgets.VBox):
         self._rows: dict[str, _Row] = {}
         self._shown: dict[str, tuple[int, int, str | None]] = {}
         self.status = widgets.HTML()
-        lines: list[widgets.Widget] = [widgets.HTML(f"<b>{escape(title)}</b> · {escape(voter)}")]
+        lines: list[widgets.Widget] = [
+            widgets.HTML(f"<b>{escape(title)}</b> · voting as <code>{escape(self.voter)}</code>")
+        ]
         for name in self.subject_names:
             row = _Row(
                 ship=widgets.Button(description="Ship", icon="thumbs-up", tooltip="ship"),
@@ -144,7 +186,7 @@ class VotePanel(StaticSnapshot, widgets.VBox):
                 f"{name!r} is not in this panel; its subjects are {self.subject_names!r}."
             )
         record = self.store.vote(name, verdict, voter=self.voter)
-        self._refresh_one(name)
+        self.refresh()  # other voters' votes too, so the snapshot matches the store
         return record
 
     def _click(self, subject: str, verdict: str) -> None:
@@ -159,6 +201,7 @@ class VotePanel(StaticSnapshot, widgets.VBox):
         """Re-read every tally and this voter's votes from the store (other voters too)."""
         for name in self.subject_names:
             self._refresh_one(name)
+        self.refresh_snapshot()
 
     def _refresh_one(self, name: str) -> None:
         counts = self.store.tally(name)
@@ -170,7 +213,8 @@ class VotePanel(StaticSnapshot, widgets.VBox):
             button.button_style = _VERDICT_STYLE[verdict] if mine == verdict else ""
 
     def _static_html(self) -> str:
-        self.refresh()
+        for name in self.subject_names:
+            self._refresh_one(name)
         rows = [
             {"subject": s, "ship": sh, "skip": sk, "mine": mine}
             for s, (sh, sk, mine) in self._shown.items()
@@ -223,31 +267,33 @@ class Arena(StaticSnapshot, widgets.VBox):
     """Two anonymous answers side by side; vote A / B / tie / both bad; models revealed.
 
     Args:
+        store: Where battles go (:meth:`VoteStore.battle`); first, as in VotePanel.
         models_or_answers: Precomputed answers ``{prompt: {model_name: answer}}``, or a
             sequence of at least two Model objects (answered on the background loop).
-        store: Where battles go (:meth:`VoteStore.battle`).
         prompts: The prompts, in order (cycled); default: the mapping's prompts.
-        voter: Who votes.
+        voter: Who votes by clicking; default :func:`session_voter`. A script voting
+            under its own name passes ``voter=`` to :meth:`vote`.
         seed: Seeds the choice of pair and A/B order (same seed, same battles).
         max_tokens: Answer length bound when Model objects answer.
         title: Heading.
 
     Raises:
-        InvalidRequestError: Fewer than two models for a prompt, no prompts, bad voter.
+        InvalidRequestError: Fewer than two models for a prompt, no prompts, bad voter,
+            or the arguments in the wrong order.
     """
 
     def __init__(
         self,
-        models_or_answers: Mapping[str, Mapping[str, str]] | Sequence[Model],
         store: VoteStore,
+        models_or_answers: Mapping[str, Mapping[str, str]] | Sequence[Model],
         prompts: Sequence[str] | None = None,
         *,
-        voter: str,
+        voter: str | None = None,
         seed: int = 0,
         max_tokens: int = 256,
         title: str = "Arena",
     ) -> None:
-        self.store = store
+        self.store = _check_store(store, "Arena", models_or_answers)
         self.voter = _voter(voter)
         self._title = title
         self._max_tokens = max_tokens
@@ -272,6 +318,7 @@ class Arena(StaticSnapshot, widgets.VBox):
         self.next_button = widgets.Button(description="Next battle", icon="forward")
         self.next_button.on_click(lambda _b: self.next_battle())
         self._result = widgets.HTML()
+        self._note = widgets.HTML()
         super().__init__(
             children=[
                 self._header,
@@ -279,6 +326,7 @@ class Arena(StaticSnapshot, widgets.VBox):
                 widgets.HBox([self._box_a, self._box_b]),
                 widgets.HBox([*self.vote_buttons.values(), self.next_button]),
                 self._result,
+                self._note,
             ]
         )
         self._start(1)
@@ -392,13 +440,19 @@ class Arena(StaticSnapshot, widgets.VBox):
         """
         return self._ready.wait(timeout)
 
-    def vote(self, winner: str) -> Battle:
+    def vote(self, winner: str, *, voter: str | None = None) -> Battle:
         """Vote on the current battle (what a click does), record it, reveal the models.
+
+        Args:
+            winner: ``"a"``, ``"b"``, ``"tie"`` or ``"bothbad"``.
+            voter: Record the battle under this name (a script's own name); default: the
+                Arena's voter.
 
         Raises:
             InvalidRequestError: Unknown winner, answers still pending, or already decided.
         """
         winner = normalize_winner(winner)
+        who = self.voter if voter is None else _voter(voter)
         with self._lock:
             state = self.battle_state
             if state.pending:
@@ -406,7 +460,7 @@ class Arena(StaticSnapshot, widgets.VBox):
             if state.winner is not None or state.revealed:
                 raise InvalidRequestError("this battle is decided; press 'Next battle'.")
             record = self.store.battle(
-                state.model_a, state.model_b, winner, voter=self.voter, prompt=state.prompt
+                state.model_a, state.model_b, winner, voter=who, prompt=state.prompt
             )
             self.battle_state = replace(state, winner=winner, revealed=True)
             self.history.append(record)
@@ -414,10 +468,19 @@ class Arena(StaticSnapshot, widgets.VBox):
         return record
 
     def _click(self, winner: str) -> None:
+        with self._lock:
+            state = self.battle_state
+        if state.winner is not None or state.revealed:
+            # A repeated (double) click: the vote is in; say so quietly, keep the reveal.
+            self._note.value = (
+                '<span class="muted" style="color:#59636e">Already recorded for this '
+                "battle; press Next battle for a new one.</span>"
+            )
+            return
         try:
             self.vote(winner)
         except FusionkitError as exc:
-            self._result.value = _error_note(exc)
+            self._note.value = _error_note(exc)
 
     def next_battle(self) -> ArenaBattle:
         """Move to the next battle (the next prompt, a fresh random pair)."""
@@ -442,7 +505,11 @@ class Arena(StaticSnapshot, widgets.VBox):
                 error=error,
                 pending=s.pending,
             )
-        self._header.value = f"<b>{escape(self._title)}</b> · battle {s.number}"
+        self._header.value = (
+            f"<b>{escape(self._title)}</b> · battle {s.number} · voting as "
+            f"<code>{escape(self.voter)}</code>"
+        )
+        self._note.value = ""
         self._prompt.value = f'<div class="fk"><div class="answer">{escape(s.prompt)}</div></div>'
         decided = s.winner is not None or s.revealed
         for w, button in self.vote_buttons.items():
@@ -459,6 +526,7 @@ class Arena(StaticSnapshot, widgets.VBox):
             self._result.value = "<span>An answer failed; no vote. Press Next battle.</span>"
         else:
             self._result.value = ""
+        self.refresh_snapshot()
 
     def _static_html(self) -> str:
         with self._lock:
@@ -470,5 +538,6 @@ class Arena(StaticSnapshot, widgets.VBox):
             voter=self.voter,
             battle=state,
             log=log,
+            total=self.store.battle_count(),
             static=True,
         )
