@@ -11,6 +11,13 @@ Endpoints:
     is added when the model is configured with ``usage_cost``, as OpenRouter does).
     ``GET /v1/models`` — the configured models.
 
+Structured output: a request's ``response_format`` is honoured. With ``json_schema`` the
+scripted reply must be JSON satisfying the schema, with ``json_object`` a JSON object —
+else the server answers 500 naming the mismatch (a real server constrains decoding, so
+such a reply is a mistake in the test). ``configure(model, structured=...)`` makes a model
+refuse levels as some real servers do: ``"json_object"`` rejects ``json_schema`` with a
+400 naming ``response_format``, ``"none"`` rejects any ``response_format``.
+
 Unknown models: by default (``unknown_models="echo"``) a model that was never configured
 answers by echoing the last user message, so ad-hoc tests need no set-up. With
 ``unknown_models="404"`` it gets an OpenAI-style 404. A configured model can be made
@@ -82,7 +89,7 @@ class Fault:
 
     Attributes:
         kind: ``"status"``, ``"malformed_json"``, ``"html"``, ``"missing_choices"``,
-            ``"cut"`` or ``"delay"``.
+            ``"cut"``, ``"delay"`` or ``"drip"``.
         status_code: HTTP status for ``"status"`` (and ``"html"``).
         message: Error text placed in the OpenAI-style error body.
         retry_after: ``Retry-After`` header value, sent verbatim (seconds or an HTTP date).
@@ -94,6 +101,7 @@ class Fault:
         abrupt: For ``"cut"``: drop the connection (True) or end the response cleanly
             without ``[DONE]`` or a finish reason (False).
         delay_s: For ``"delay"``: seconds before the first byte; then a normal answer.
+            For ``"drip"``: seconds between the bytes of the answer.
     """
 
     kind: str
@@ -151,6 +159,11 @@ class Fault:
         """Wait ``seconds`` before the first byte (e.g. longer than a client's read timeout)."""
         return cls("delay", delay_s=seconds)
 
+    @classmethod
+    def drip(cls, every_s: float) -> Fault:
+        """Send the answer one byte every ``every_s`` seconds (beats a read timeout forever)."""
+        return cls("drip", delay_s=every_s)
+
 
 _RANDOM_FAULTS: tuple[Fault, ...] = (
     Fault.status(500),
@@ -169,6 +182,10 @@ class _ModelConfig:
     random_faults: tuple[Fault, ...] = _RANDOM_FAULTS
     rng: random.Random = field(default_factory=random.Random)
     usage_cost: float | None = None
+    structured: str = "json_schema"
+
+
+_STRUCTURED_LEVELS = ("json_schema", "json_object", "none")
 
 
 class _CutConnection(Exception):
@@ -328,6 +345,7 @@ class FakeOpenAIServer:
         seed: int = 0,
         usage_cost: float | None = None,
         random_faults: Iterable[Fault] | None = None,
+        structured: Literal["json_schema", "json_object", "none"] = "json_schema",
     ) -> None:
         """Set how ``model`` answers (replacing any earlier configuration).
 
@@ -344,9 +362,14 @@ class FakeOpenAIServer:
             seed: Seed of the random faults, so load tests are reproducible.
             usage_cost: When set, ``usage.cost`` (USD) is reported, as OpenRouter does.
             random_faults: The faults drawn at ``fault_rate``.
+            structured: The strongest ``response_format`` accepted: ``"json_schema"``
+                (both), ``"json_object"`` (a 400 for ``json_schema``) or ``"none"``
+                (a 400 for any ``response_format``).
         """
         if not 0.0 <= fault_rate <= 1.0:
             raise ValueError("fault_rate must be between 0 and 1.")
+        if structured not in _STRUCTURED_LEVELS:
+            raise ValueError(f"structured must be one of {_STRUCTURED_LEVELS}, not {structured!r}.")
         cfg = _ModelConfig(
             reply=reply,
             delay_s=delay_s,
@@ -354,6 +377,7 @@ class FakeOpenAIServer:
             fault_rate=fault_rate,
             rng=random.Random(seed),
             usage_cost=usage_cost,
+            structured=structured,
         )
         if random_faults is not None:
             cfg.random_faults = tuple(random_faults)
@@ -436,7 +460,7 @@ class FakeOpenAIServer:
                 if cfg.rng.random() < cfg.fault_rate:
                     fault = cfg.rng.choice(cfg.random_faults)
         try:
-            await self._answer(send, body, model, cfg, fault, authorization)
+            await self._answer(send, receive, body, model, cfg, fault, authorization)
         finally:
             with self._lock:
                 self._in_flight[model] -= 1
@@ -445,6 +469,7 @@ class FakeOpenAIServer:
     async def _answer(
         self,
         send: Any,
+        receive: Any,
         body: dict[str, Any],
         model: str,
         cfg: _ModelConfig | None,
@@ -461,6 +486,10 @@ class FakeOpenAIServer:
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.delay_s)
             fault = None
+        refused = _refusal(body.get("response_format"), cfg.structured)
+        if refused is not None and fault is None:
+            await _send_error(send, 400, refused)
+            return
         reply = cfg.reply
         if isinstance(reply, Fault):
             fault = fault or reply
@@ -473,10 +502,14 @@ class FakeOpenAIServer:
         if fault is not None and fault.kind == "delay":
             await asyncio.sleep(fault.delay_s)
             fault = None
-        if fault is not None and fault.kind != "cut":
+        if fault is not None and fault.kind not in ("cut", "drip"):
             await _send_fault(send, fault, authorization)
             return
         text = _last_user_text(body) if reply is None or isinstance(reply, Fault) else str(reply)
+        mismatch = _mismatch(body.get("response_format"), text)
+        if mismatch is not None:
+            await _send_error(send, 500, mismatch)
+            return
         words = _words(text)
         finish = "stop"
         max_tokens = body.get("max_tokens")
@@ -496,6 +529,9 @@ class FakeOpenAIServer:
         }
         if cfg.usage_cost is not None:
             usage["cost"] = cfg.usage_cost
+        if fault is not None and fault.kind == "drip":
+            await _drip(send, receive, body, model, text, finish, usage, fault.delay_s)
+            return
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
             await _send_stream(send, model, words, finish, usage, include_usage, cfg, fault)
@@ -533,6 +569,84 @@ class FakeOpenAIServer:
             )
             raise _CutConnection
         await _send_json(send, 200, payload)
+
+
+def _refusal(response_format: Any, accepted: str) -> str | None:
+    """Why a server accepting up to ``accepted`` refuses this response_format (400)."""
+    if response_format is None:
+        return None
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind not in ("json_schema", "json_object", "text"):
+        return f"Invalid 'response_format': unknown type {kind!r}."
+    if kind == "json_schema":
+        spec = response_format.get("json_schema")
+        if not isinstance(spec, Mapping) or not spec.get("name") or "schema" not in spec:
+            return "Invalid 'response_format.json_schema': 'name' and 'schema' are required."
+    if kind != "text" and (
+        accepted == "none" or (accepted == "json_object" and kind == "json_schema")
+    ):
+        return f"Invalid parameter: 'response_format' of type '{kind}' is not supported with this model."
+    return None
+
+
+def _mismatch(response_format: Any, text: str) -> str | None:
+    """Why the scripted reply breaks an accepted response_format (a mistake in the test)."""
+    kind = response_format.get("type") if isinstance(response_format, Mapping) else None
+    if kind not in ("json_schema", "json_object"):
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return f"FakeOpenAIServer: the scripted reply {text[:80]!r} is not a JSON object, but response_format is {kind}."
+    if kind == "json_schema":
+        import jsonschema
+
+        schema = response_format["json_schema"]["schema"]
+        error = jsonschema.exceptions.best_match(
+            jsonschema.Draft202012Validator(schema).iter_errors(value)
+        )
+        if error is not None:
+            return f"FakeOpenAIServer: the scripted reply does not satisfy the json_schema: {error.message}."
+    return None
+
+
+async def _drip(
+    send: Any,
+    receive: Any,
+    body: Mapping[str, Any],
+    model: str,
+    text: str,
+    finish: str,
+    usage: dict[str, Any],
+    every_s: float,
+) -> None:
+    """The answer, one byte every ``every_s`` seconds, until it is sent or the client leaves."""
+    if body.get("stream"):
+        chunk = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]}
+        data = f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode()
+        content_type = b"text/event-stream"
+    else:
+        message = {"role": "assistant", "content": text}
+        payload = {
+            "model": model,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+            "usage": usage,
+        }
+        data = json.dumps(payload).encode()
+        content_type = b"application/json"
+    headers = [(b"content-type", content_type)]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    for i in range(len(data)):
+        try:
+            event = await asyncio.wait_for(receive(), every_s)
+            if event.get("type") == "http.disconnect":
+                return
+        except asyncio.TimeoutError:
+            pass
+        await send({"type": "http.response.body", "body": data[i : i + 1], "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _send_json(
