@@ -36,7 +36,7 @@ os.environ.setdefault("FUSIONKIT_HOME", tempfile.mkdtemp(prefix="fk-bench-"))
 
 from fusionkit.fusion.engine import afuse  # noqa: E402
 from fusionkit.fusion.many import afuse_many  # noqa: E402
-from fusionkit.models.openai_compat import OpenAICompatModel  # noqa: E402
+from fusionkit.models.openai import OpenAICompatModel  # noqa: E402
 from fusionkit.testing import FakeOpenAIServer  # noqa: E402
 
 DELAYS_MS = [50, 100, 150, 200, 250, 300, 350, 400]

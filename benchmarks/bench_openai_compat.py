@@ -21,7 +21,7 @@ import tempfile
 import time
 
 from fusionkit.errors import ModelError
-from fusionkit.models.openai_compat import OpenAICompatModel
+from fusionkit.models.openai import OpenAICompatModel
 from fusionkit.testing import FakeOpenAIServer
 
 

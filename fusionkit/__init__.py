@@ -28,8 +28,8 @@ _LAZY: dict[str, str] = {
     "edge_model": "fusionkit.models.local.embedded",
     "embedded_model_path": "fusionkit.models.local.embedded",
     "LocalModel": "fusionkit.models.local",
-    "OpenAICompatModel": "fusionkit.models.openai_compat",
-    "PriceTable": "fusionkit.models.pricing",
+    "OpenAICompatModel": "fusionkit.models.openai",
+    "PriceTable": "fusionkit.models.openai",
     # fusion
     "fuse": "fusionkit.fusion.engine",
     "afuse": "fusionkit.fusion.engine",
@@ -108,8 +108,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .fusion.vote import extract_answer
     from .models.local import LocalModel
     from .models.local.embedded import edge_model, embedded_model_path
-    from .models.openai_compat import OpenAICompatModel
-    from .models.pricing import PriceTable
+    from .models.openai import OpenAICompatModel
+    from .models.openai import PriceTable
     from .models.specs import model
     from .panel.compare import Decision, acompare, compare
     from .panel.personas import DEFAULT_PERSONAS

@@ -25,6 +25,7 @@ from fusionkit.errors import (
     AuthenticationError,
     BadRequestError,
     ConfigurationError,
+    InvalidRequestError,
     ModelConnectionError,
     ModelNotFoundError,
     ModelTimeoutError,
@@ -33,19 +34,20 @@ from fusionkit.errors import (
     ResponseFormatError,
     ServerError,
 )
-from fusionkit.models.openai_compat import (
+from fusionkit.models.openai import (
     MAX_RETRY_AFTER_S,
+    PRESETS,
     OpenAICompatModel,
     backoff_delay,
-    ollama,
-    openai,
-    openrouter,
     parse_retry_after,
 )
 from fusionkit.testing import FakeOpenAIServer, Fault
 from fusionkit.types import Completion
 
 TEST_KEY = "sk-or-v1-" + "0123456789abcdef" * 4
+openrouter = PRESETS["openrouter"].build
+openai = PRESETS["openai"].build
+ollama = PRESETS["ollama"].build
 
 
 class Sleeps:
@@ -81,7 +83,18 @@ def make(srv: FakeOpenAIServer, model: str, sleeps: Sleeps | None = None, **kw: 
 
 
 async def stream_all(model: OpenAICompatModel, prompt: str) -> list[str | Completion]:
-    return [item async for item in model.astream(prompt)]
+    """The text chunks, then the final Completion."""
+    stream = model.astream(prompt)
+    items: list[str | Completion] = [item async for item in stream]
+    assert stream.completion is not None
+    return [*items, stream.completion]
+
+
+def sync_stream(model: OpenAICompatModel, prompt: str, **kw: object) -> list[str | Completion]:
+    stream = model.stream(prompt, **kw)
+    items: list[str | Completion] = list(stream)
+    assert stream.completion is not None
+    return [*items, stream.completion]
 
 
 # -- the test server itself -------------------------------------------------------------------
@@ -194,7 +207,7 @@ def test_finished_loops_leave_the_client_map(srv: FakeOpenAIServer) -> None:
 
 def test_sync_stream_and_max_tokens(srv: FakeOpenAIServer) -> None:
     srv.configure("long", reply="a b c d e f")
-    items = list(make(srv, "long").stream("go", max_tokens=3))
+    items = sync_stream(make(srv, "long"), "go", max_tokens=3)
     assert items[-1].text == "a b c" and items[-1].finish_reason == "length"
 
 
@@ -360,14 +373,16 @@ def test_cut_stream_is_an_error_and_not_cached(srv: FakeOpenAIServer, tmp_path: 
     got: list[str | Completion] = []
 
     async def consume() -> None:
-        async for item in model.astream("go"):
+        stream = model.astream("go")
+        async for item in stream:
             got.append(item)
+        assert stream.completion is None
 
     with pytest.raises(ModelConnectionError, match="cut mid-stream after 2 chunks"):
         asyncio.run(consume())
     assert got == ["one", " two"]  # the chunks seen, and no final Completion
     srv.queue_faults("cutter", [Fault.cut(1, abrupt=False)])
-    with pytest.raises(ResponseFormatError, match=r"without \[DONE\]"):
+    with pytest.raises(ResponseFormatError, match=r"stream was cut.*without \[DONE\]"):
         list(model.stream("go"))
     assert len(cache) == 0
     srv.queue_faults("cutter", [Fault.cut(1)])
@@ -470,9 +485,9 @@ def test_ollama_preset_needs_no_key(srv: FakeOpenAIServer, monkeypatch: pytest.M
 
 
 def test_bad_configuration_is_reported() -> None:
-    with pytest.raises(ConfigurationError, match="base_url"):
+    with pytest.raises(InvalidRequestError, match="base_url"):
         OpenAICompatModel("m", base_url="localhost:8000/v1")
-    with pytest.raises(ConfigurationError, match="max_retries"):
+    with pytest.raises(InvalidRequestError, match="max_retries"):
         OpenAICompatModel("m", base_url="http://x/v1", max_retries=-1)
     with pytest.raises(ConfigurationError, match="MY_KEY"):
         OpenAICompatModel("m", base_url="http://x/v1", api_key_env="MY_KEY")
@@ -548,18 +563,19 @@ def test_mock_sse_with_comments_and_error_event() -> None:
         ]
     )
     model = mock_model(lambda r: next(responses))
-    items = list(model.stream("x"))
+    items = sync_stream(model, "x")
     assert items[:-1] == ["Hel", "lo"] and items[-1].text == "Hello"
     assert items[-1].cost_usd is None  # no usage reported: cost unknown, not zero
+    assert items[-1].usage.prompt_tokens is None and not items[-1].usage.known
     with pytest.raises(ServerError, match="overloaded"):
         list(model.stream("x"))
-    with pytest.raises(ResponseFormatError, match="not a JSON object"):
+    with pytest.raises(ResponseFormatError, match="stream event is not valid JSON"):
         list(model.stream("x"))
 
 
 def test_mock_server_that_ignores_stream() -> None:
     model = mock_model(lambda r: httpx.Response(200, json=ok_body("whole")))
-    items = list(model.stream("x"))
+    items = sync_stream(model, "x")
     assert items[0] == "whole" and items[-1].text == "whole"
 
 
@@ -580,9 +596,9 @@ def test_aclose_then_reuse() -> None:
 
     async def go() -> None:
         await model.acomplete("a")
-        client = model._clients[asyncio.get_running_loop()]
+        client = model._clients.client_for(asyncio.get_running_loop())
         await model.aclose()
-        assert client.is_closed and not model._clients
+        assert client is not None and client.is_closed and not len(model._clients)
         await model.acomplete("b")  # a fresh client
 
     asyncio.run(go())

@@ -1,15 +1,19 @@
-"""PriceTable, cost_of and the default price table."""
+"""Prices: the user's PriceTable first, then genai-prices, else unknown; never NaN."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from fusionkit.models.pricing import (
-    DEFAULT_PRICES,
-    PRICES_AS_OF,
+from fusionkit.errors import InvalidRequestError
+from fusionkit.models.openai.pricing import (
     Price,
+    Pricer,
     PriceTable,
     cost_of,
+    list_price_cost,
+    price_table,
 )
 from fusionkit.types import Usage
 
@@ -32,26 +36,49 @@ def test_table_is_frozen_and_overrides_make_a_new_table() -> None:
     assert repr(table) == "PriceTable(1 models, as_of='2025-01')"
 
 
-def test_lookups() -> None:
-    assert DEFAULT_PRICES.price_of("no-such/model") is None
-    assert DEFAULT_PRICES.cost("no-such/model", Usage(5, 5)) is None
-    assert DEFAULT_PRICES.price_of("meta-llama/llama-3.2-3b-instruct:free") == Price(0.0, 0.0)
-    assert DEFAULT_PRICES.cost("openai/gpt-4o-mini", Usage(1000, 1000)) == pytest.approx(
-        (1000 * 0.15 + 1000 * 0.60) / 1e6
+def test_list_prices_come_from_genai_prices() -> None:
+    usage = Usage(1_000_000, 1_000_000)
+    direct = list_price_cost("gpt-4o-mini", usage, provider_id="openai")
+    routed = list_price_cost("openai/gpt-4o-mini", usage, provider_id="openrouter")
+    by_url = list_price_cost("gpt-4o-mini", usage, base_url="https://api.openai.com/v1")
+    assert direct is not None and 0 < direct < 10  # a real list price, whatever it is today
+    assert routed == pytest.approx(direct) and by_url == pytest.approx(direct)
+    free = list_price_cost("meta-llama/llama-3.2-3b-instruct:free", usage, provider_id="openrouter")
+    assert free == 0.0
+
+
+def test_unknown_models_and_providers_cost_none() -> None:
+    usage = Usage(10, 10)
+    assert list_price_cost("no-such/model", usage, provider_id="openrouter") is None
+    assert list_price_cost("gpt-4o-mini", usage, provider_id="no-such-provider") is None
+    # A local server's URL matches no provider, and the provider is never guessed
+    # from the model name: a self-hosted "gpt-4o-mini" is not priced as OpenAI's.
+    assert list_price_cost("gpt-4o-mini", usage, base_url="http://127.0.0.1:8000/v1") is None
+    assert list_price_cost("gpt-4o-mini", usage) is None
+
+
+def test_pricer_order_reported_then_table_then_list_price() -> None:
+    table = price_table("gpt-4o-mini", (1.0, 2.0))
+    pricer = Pricer("gpt-4o-mini", table, provider_id="openai", base_url=None)
+    usage = Usage(1000, 1000)
+    assert pricer.cost(usage, reported=0.5) == 0.5
+    assert pricer.cost(usage) == pytest.approx(0.003)  # the user's price wins
+    listed = Pricer("gpt-4o-mini", PriceTable(), provider_id="openai", base_url=None)
+    assert listed.cost(usage) == pytest.approx(
+        list_price_cost("gpt-4o-mini", usage, provider_id="openai")
     )
+    assert listed.cost(None) is None  # unknown tokens: unknown cost, not zero
+    local = Pricer("llama3.2", PriceTable(), provider_id=None, base_url="http://x/v1", free=True)
+    assert local.cost(usage) == 0.0
 
 
-def test_defaults_are_dated_and_sane() -> None:
-    assert DEFAULT_PRICES.as_of == PRICES_AS_OF
-    assert len(DEFAULT_PRICES) >= 10
-    for model, price in DEFAULT_PRICES.items():
-        # Output tokens never cost less than input tokens for these models.
-        assert 0 < price.input_per_m <= price.output_per_m < 100, model
-    # The same model has the same list price directly and through OpenRouter.
-    assert DEFAULT_PRICES["gpt-4o-mini"] == DEFAULT_PRICES["openai/gpt-4o-mini"]
+@pytest.mark.parametrize("reported", [-1.0, math.nan, math.inf, "0.1", True])
+def test_untrustworthy_reported_cost_is_unknown(reported: object) -> None:
+    pricer = Pricer("m", PriceTable({"m": (1.0, 1.0)}), provider_id=None, base_url=None)
+    assert pricer.cost(Usage(10, 10), reported=reported) is None
 
 
-@pytest.mark.parametrize("bad", [(-1.0, 1.0), ("x", 1.0), (1.0,), 5, (True, 1.0)])
+@pytest.mark.parametrize("bad", [(-1.0, 1.0), ("x", 1.0), (1.0,), 5, (True, 1.0), (math.nan, 1.0)])
 def test_bad_prices_are_rejected(bad: object) -> None:
-    with pytest.raises(ValueError, match="price"):
+    with pytest.raises(InvalidRequestError, match="price"):
         PriceTable({"m": bad})  # type: ignore[dict-item]

@@ -1,18 +1,8 @@
 """Model specs: one string names any model fusionkit can talk to.
 
-=================================  ==========================================================
-spec                               model
-=================================  ==========================================================
-``edge``                           the embedded default edge model, 4-bit (or
-                                   ``$FUSIONKIT_EDGE_MODEL``)
-``local:/path/or/hf-id``           :class:`~fusionkit.models.local.LocalModel` in 4-bit;
-                                   add ``?quantization=none|8bit|4bit``
-``openrouter:vendor/model``        OpenRouter (key from ``OPENROUTER_API_KEY``)
-``openai:model``                   OpenAI (key from ``OPENAI_API_KEY``)
-``ollama:model``                   Ollama (``$OLLAMA_HOST`` or http://localhost:11434)
-``http(s)://host:port/v1#model``   any OpenAI-compatible server (vLLM, llama.cpp's server)
-``fake:name``                      :class:`~fusionkit.models.fake.FakeModel` echoing the prompt
-=================================  ==========================================================
+The HTTP forms come from :data:`fusionkit.models.openai.presets.PRESETS` (one row per
+provider); this module adds the local, fake and plain-URL forms. :data:`SPEC_FORMS`, the
+"accepted forms" error and the table below are all built from those rows.
 
 Backends are imported only when their spec is used, so resolving ``fake:`` or
 ``openrouter:`` never imports torch.
@@ -24,18 +14,41 @@ from urllib.parse import parse_qs
 
 from ..errors import ConfigurationError
 from .base import Model
+from .openai.presets import PRESETS, URL_PRESET
 
-__all__ = ["SPEC_FORMS", "model"]
+__all__ = ["SPEC_FORMS", "model", "spec_table"]
 
-SPEC_FORMS = (
-    "'edge'",
+# (form, what it builds) of the forms that are not HTTP presets.
+_EDGE = ("'edge'", "the embedded default edge model, 4-bit (or $FUSIONKIT_EDGE_MODEL)")
+_LOCAL = (
     "'local:/path/or/hf-id[?quantization=4bit|8bit|none]'",
-    "'openrouter:vendor/model'",
-    "'openai:model'",
-    "'ollama:model'",
-    "'http://host:port/v1#model' (any OpenAI-compatible server: vLLM, llama.cpp, ...)",
-    "'fake:name'",
+    "a LocalModel (transformers), 4-bit by default",
 )
+_URL = ("'http(s)://host:port/v1#model'", URL_PRESET.doc)
+_FAKE = ("'fake:name'", "a FakeModel echoing the prompt (tests, demos)")
+
+_ROWS: tuple[tuple[str, str], ...] = (
+    _EDGE,
+    _LOCAL,
+    *((p.form, p.doc) for p in PRESETS.values()),
+    _URL,
+    _FAKE,
+)
+
+#: Every accepted spec form, with what it builds.
+SPEC_FORMS: tuple[str, ...] = tuple(f"{form} — {doc}" for form, doc in _ROWS)
+
+
+def spec_table() -> str:
+    """The accepted forms as a reStructuredText table (for docs)."""
+    width = max(len(form) for form, _ in _ROWS) + 2
+    rule = "=" * width + "  " + "=" * max(len(doc) for _, doc in _ROWS)
+    lines = [rule, f"{'spec':<{width}}  model", rule]
+    lines += [f"{'``' + form.strip(chr(39)) + '``':<{width}}  {doc}" for form, doc in _ROWS]
+    return "\n".join([*lines, rule])
+
+
+__doc__ = f"{__doc__}\n{spec_table()}\n"
 
 
 def _bad(spec: object, why: str) -> ConfigurationError:
@@ -48,7 +61,8 @@ def model(spec: str | Model, **kwargs: object) -> Model:
 
     Args:
         spec: A spec such as ``"edge"``, ``"openrouter:anthropic/claude-3.7-sonnet"``,
-            ``"ollama:llama3.2"``, ``"http://127.0.0.1:8000/v1#my-model"``, ``"fake:echo"``.
+            ``"ollama:llama3.2"``, ``"vllm:org/model"``,
+            ``"http://127.0.0.1:8000/v1#my-model"``, ``"fake:echo"``.
         **kwargs: Passed to the backend's constructor (timeouts, prices, ...).
 
     Returns:
@@ -57,6 +71,7 @@ def model(spec: str | Model, **kwargs: object) -> Model:
     Raises:
         ConfigurationError: Unknown spec (the message lists the accepted forms), or a
             missing API key for a remote provider (the message names the variable).
+        InvalidRequestError: A bad constructor argument (named), e.g. a malformed URL.
     """
     if isinstance(spec, Model):
         return spec
@@ -71,9 +86,7 @@ def model(spec: str | Model, **kwargs: object) -> Model:
         base_url, sep, name = spec.partition("#")
         if not sep or not name:
             raise _bad(spec, "an OpenAI-compatible URL needs the model name after '#'")
-        from .openai_compat import OpenAICompatModel
-
-        return OpenAICompatModel(name, base_url=base_url, **kwargs)  # type: ignore[arg-type]
+        return URL_PRESET.build(name, base_url=base_url, **kwargs)
     prefix, sep, rest = spec.partition(":")
     if not sep or not rest:
         raise _bad(spec, "expected 'provider:name'")
@@ -81,11 +94,9 @@ def model(spec: str | Model, **kwargs: object) -> Model:
         from .fake import FakeModel
 
         return FakeModel(rest, **kwargs)  # type: ignore[arg-type]
-    if prefix in ("openrouter", "openai", "ollama"):
-        from . import openai_compat
-
-        factory = getattr(openai_compat, prefix)
-        return factory(rest, **kwargs)  # type: ignore[no-any-return]
+    preset = PRESETS.get(prefix)
+    if preset is not None:
+        return preset.build(rest, **kwargs)
     if prefix == "local":
         path, _, query = rest.partition("?")
         options = {k: v[-1] for k, v in parse_qs(query).items()}

@@ -1,24 +1,28 @@
 """The OpenAI chat-completions wire format: request bodies, responses, SSE, errors, retry timing.
 
-:mod:`fusionkit.models.openai_compat` owns the connection (clients per event loop, the
-retry loop, the presets); this module owns what goes over it, so each reads in one
-sitting:
+:mod:`.model` owns the connection (clients per event loop, the retry loop, deadlines and
+size limits); this module owns what goes over it:
 
 * :func:`build_body` — the JSON body of ``POST /chat/completions``.
-* :func:`parse_retry_after` and :func:`backoff_delay` — how long to wait before a retry,
-  with the retry constants (:data:`RETRY_STATUSES`, :data:`MAX_RETRY_AFTER_S`, ...).
-* :class:`Wire` — a snapshot of what a model's answers and errors need to know (its name,
-  display URL, secrets, timeouts, prices, hints). It turns a JSON body or an SSE stream
-  into a :class:`~fusionkit.types.Completion`, and HTTP statuses, error payloads and
-  httpx failures into the :mod:`fusionkit.errors` tree, with secrets redacted.
+* :func:`parse_retry_after` and :func:`backoff_delay` — how long to wait before a retry.
+* :class:`Wire` — built once per model: turns a JSON body or a stream of SSE bytes into a
+  :class:`~fusionkit.types.Completion`, and HTTP statuses, error payloads and httpx
+  failures into the :mod:`fusionkit.errors` tree, with secrets redacted.
 
-All of it is private: the public names (``parse_retry_after``, ``backoff_delay``,
-``MAX_RETRY_AFTER_S``) are re-exported by :mod:`fusionkit.models.openai_compat`.
+Every body from a server is decoded with :func:`fusionkit.schema.loads_bounded`, so a
+body nested 100,000 levels deep is a :class:`ResponseFormatError`, not a RecursionError.
+
+SSE parsing is done here, not with ``httpx-sse``: we read raw byte chunks anyway (the
+model counts them against ``max_response_bytes`` and bounds each read by the call's
+deadline), and the parser we need — ``data:`` lines joined until a blank line, comments
+and other fields skipped, a last event without its blank line still read — is a dozen
+lines. ``httpx-sse`` would add a dependency without removing either of those jobs.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -28,8 +32,9 @@ from typing import Any
 
 import httpx
 
-from .._secrets import Secret, redact
-from ..errors import (
+from ..._secrets import Secret, redact
+from ...errors import (
+    APIStatusError,
     ConfigurationError,
     ModelConnectionError,
     ModelError,
@@ -37,8 +42,9 @@ from ..errors import (
     ResponseFormatError,
     error_for_status,
 )
-from ..types import Completion, Request, Usage
-from .pricing import PriceTable
+from ...schema import loads_bounded
+from ...types import Completion, Request, Usage, clean_text
+from .pricing import Pricer
 
 #: Statuses worth retrying (as the OpenAI SDK does): timeout, conflict, rate limit, 5xx.
 RETRY_STATUSES = frozenset({408, 409, 429})
@@ -66,14 +72,17 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return max(0.0, float(ms) / 1000.0)
+            value_ms = float(ms)
+            if math.isfinite(value_ms):
+                return max(0.0, value_ms / 1000.0)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
+        return max(0.0, seconds) if math.isfinite(seconds) else None
     except ValueError:
         pass
     try:
@@ -104,16 +113,17 @@ def build_body(
     max_tokens_field: str,
     extra_body: Mapping[str, Any],
     stream: bool,
+    response_format: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON body of a chat-completions call.
 
     Args:
-        request: What to ask.
+        request: What to ask (its messages are sent as given).
         model: The model id the server knows.
-        max_tokens_field: The body field for the token limit (``"max_tokens"`` or
-            ``"max_completion_tokens"``).
+        max_tokens_field: ``"max_tokens"`` or ``"max_completion_tokens"``.
         extra_body: Extra top-level fields; they override the ones built here.
         stream: Ask for server-sent events, with usage in the last event.
+        response_format: The ``response_format`` field, if any.
 
     Returns:
         A dict ready to send as JSON.
@@ -130,6 +140,8 @@ def build_body(
         body["seed"] = request.seed
     if request.stop:
         body["stop"] = list(request.stop)
+    if response_format is not None:
+        body["response_format"] = dict(response_format)
     body.update(extra_body)
     if stream:
         body["stream"] = True
@@ -140,91 +152,128 @@ def build_body(
 # -- responses and errors -------------------------------------------------------------------
 
 
+def _lines(buffer: bytearray) -> list[bytes]:
+    """Complete lines taken off the front of ``buffer`` (CRLF, LF or CR endings)."""
+    out: list[bytes] = []
+    start = 0
+    n = len(buffer)
+    i = 0
+    while i < n:
+        ch = buffer[i]
+        if ch == 0x0A or ch == 0x0D:
+            if ch == 0x0D and i + 1 >= n:
+                break  # a CR at the end may be the first half of CRLF: wait for more
+            out.append(bytes(buffer[start:i]))
+            if ch == 0x0D and buffer[i + 1] == 0x0A:
+                i += 1
+            start = i + 1
+        i += 1
+    del buffer[:start]
+    return out
+
+
+async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """The ``data`` of each server-sent event in a byte stream (a last unterminated one too)."""
+    buffer = bytearray()
+    data: list[str] = []
+    async for chunk in chunks:
+        buffer += chunk
+        for raw in _lines(buffer):
+            line = raw.decode("utf-8", "replace")
+            if line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+            elif not line and data:
+                yield "\n".join(data)
+                data = []
+            # comments (": keep-alive"), "event:", "id:", "retry:" and stray blanks: skipped
+    tail = buffer.decode("utf-8", "replace").rstrip("\r")
+    if tail.startswith("data:"):
+        data.append(tail[5:].removeprefix(" "))
+    if data:
+        yield "\n".join(data)
+
+
 @dataclass(frozen=True, slots=True)
 class Wire:
-    """What reading one call's answer needs to know about the model that made it.
-
-    Built afresh for each call by :class:`~fusionkit.models.openai_compat.OpenAICompatModel`
-    from its current attributes, so settings changed after construction (a preset's
-    ``connect_hint``, ``status_hints``) take effect.
+    """What reading a model's answers and errors needs to know. Built once per model.
 
     Attributes:
         name: The model's display name, used in messages and ``Completion.model``.
-        model: The model id (for the price table).
         display_url: The base URL without credentials (safe to show).
         secrets: Values scrubbed from every message.
         timeout: The client's timeouts (quoted when one fires).
-        prices: Used when a response carries no ``usage.cost``.
+        pricer: Prices the calls.
         connect_hint: Advice appended to connection failures.
-        hint: Extra advice for an HTTP status, or None.
+        hints: Extra advice per HTTP status.
     """
 
     name: str
-    model: str
     display_url: str
     secrets: tuple[Secret, ...]
     timeout: httpx.Timeout
-    prices: PriceTable
+    pricer: Pricer
     connect_hint: str
-    hint: Callable[[int], str | None]
+    hints: Mapping[int, str]
 
     def redact(self, text: str) -> str:
         """``text`` with every secret replaced."""
         return redact(text, self.secrets)
+
+    def _decode(self, raw: bytes | str, what: str) -> Any:
+        try:
+            return loads_bounded(raw, what=what)
+        except ResponseFormatError as exc:
+            problem = str(exc)
+        raise self.format_error(problem, raw if isinstance(raw, bytes) else raw.encode())
 
     def completion_from_json(
         self, raw: bytes, content_type: str, start: float, ttft: float | None
     ) -> Completion:
         """The Completion in a non-streamed response body.
 
-        Args:
-            raw: The response body.
-            content_type: Its Content-Type header (quoted when the body is not JSON).
-            start: ``time.perf_counter()`` when the call began.
-            ttft: Seconds to the first byte, if known.
-
         Raises:
             ModelError: The body is an error payload (OpenRouter sends these with 200).
             ResponseFormatError: The body is not a chat completion.
         """
-        data = self._parse_json(raw, content_type)
+        kind = content_type.split(";")[0].strip() or "no content type"
+        data = self._decode(raw, f"the body ({kind})")  # "... is not valid JSON: ..."
         if isinstance(data, Mapping) and "error" in data and "choices" not in data:
             raise self.error_from_payload(data["error"])
         choices = data.get("choices") if isinstance(data, Mapping) else None
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-            raise self.format_error("a JSON object without 'choices'", raw)
+            raise self.format_error("got a JSON object without 'choices'", raw)
         message = choices[0].get("message")
         if not isinstance(message, Mapping):
-            raise self.format_error("a choice without a 'message'", raw)
+            raise self.format_error("got a choice without a 'message'", raw)
         text = message.get("content") or ""
         if not isinstance(text, str):
-            raise self.format_error("a message whose content is not text", raw)
-        usage_data = data.get("usage")
-        usage = _usage(usage_data)
+            raise self.format_error("got a message whose content is not text", raw)
+        usage, reported = read_usage(data.get("usage"))
+        finish = choices[0].get("finish_reason")
         return Completion(
-            text=text,
+            text=clean_text(text),
             model=self.name,
             usage=usage,
             latency_s=time.perf_counter() - start,
             ttft_s=ttft,
-            cost_usd=self._cost(usage_data, usage),
-            finish_reason=choices[0].get("finish_reason"),
+            cost_usd=self.pricer.cost(usage if usage.known else None, reported),
+            finish_reason=finish if isinstance(finish, str) else None,
         )
 
     async def read_events(
-        self, response: httpx.Response, start: float
+        self, chunks: AsyncIterator[bytes], start: float
     ) -> AsyncIterator[str | Completion]:
-        """Text chunks from a server-sent-events response, then the final Completion.
+        """Text chunks from a server-sent-events body, then the final Completion.
 
         Args:
-            response: An open ``text/event-stream`` response (the caller closes it).
+            chunks: The body's bytes (the model bounds them by size and deadline).
             start: ``time.perf_counter()`` when the call began.
 
         Raises:
             ModelTimeoutError: The stream stalled past the read timeout.
             ModelConnectionError: The connection was cut mid-stream.
             ResponseFormatError: An event is not JSON, or the stream ended without
-                ``[DONE]`` or a finish reason.
+                ``[DONE]`` or a finish reason (the partial answer is discarded).
         """
         parts: list[str] = []
         ttft: float | None = None
@@ -232,25 +281,22 @@ class Wire:
         usage_data: Any = None
         done = False
         failure: ModelError | None = None
-        data_lines: list[str] = []
         try:
-            async for line in response.aiter_lines():
-                if line.startswith("data:"):
-                    data_lines.append(line[5:].removeprefix(" "))
-                    continue
-                if line or not data_lines:
-                    continue  # comments (": keep-alive"), "event:", "id:", stray blanks
-                data = "\n".join(data_lines)
-                data_lines = []
+            async for data in sse_data(chunks):
                 if data.strip() == "[DONE]":
                     done = True
                     break
-                event = self._parse_event(data)
+                event = self._decode(data.encode(), "a stream event")
+                if not isinstance(event, Mapping):
+                    raise self.format_error(
+                        "got a stream event that is not a JSON object", data.encode()
+                    )
                 if "error" in event and not event.get("choices"):
                     raise self.error_from_payload(event["error"])
                 if event.get("usage"):
                     usage_data = event["usage"]
-                for choice in event.get("choices") or []:
+                choices = event.get("choices")
+                for choice in choices if isinstance(choices, list) else []:
                     if not isinstance(choice, Mapping):
                         continue
                     delta = choice.get("delta") or {}
@@ -260,7 +306,7 @@ class Wire:
                             ttft = time.perf_counter() - start
                         parts.append(piece)
                         yield piece
-                    if choice.get("finish_reason"):
+                    if isinstance(choice.get("finish_reason"), str):
                         finish = choice["finish_reason"]
         except httpx.TimeoutException:
             failure = ModelTimeoutError(
@@ -278,94 +324,93 @@ class Wire:
             )
         if failure is not None:
             raise failure
-        if data_lines and not done:  # a last event without its blank line
-            if "\n".join(data_lines).strip() == "[DONE]":
-                done = True
         if not done and finish is None:
             raise ResponseFormatError(
-                f"{self.name}: the stream ended after {len(parts)} chunks without [DONE] or a "
-                "finish reason; the partial answer was discarded. The server closed the "
-                "stream early; retry, or use a non-streaming call.",
+                f"{self.name}: the stream was cut: it ended after {len(parts)} chunks without "
+                "[DONE] or a finish reason; the partial answer was discarded. The server "
+                "closed the stream early; retry, or use a non-streaming call.",
                 model=self.name,
             )
-        usage = _usage(usage_data)
+        usage, reported = read_usage(usage_data)
         yield Completion(
-            text="".join(parts),
+            text=clean_text("".join(parts)),
             model=self.name,
             usage=usage,
             latency_s=time.perf_counter() - start,
             ttft_s=ttft,
-            cost_usd=self._cost(usage_data, usage),
+            cost_usd=self.pricer.cost(usage if usage.known else None, reported),
             finish_reason=finish,
         )
-
-    def _parse_json(self, raw: bytes, content_type: str) -> Any:
-        # Raised outside the except block so no JSONDecodeError chain is attached.
-        failure: ModelError | None = None
-        try:
-            return json.loads(raw)
-        except ValueError:
-            kind = content_type.split(";")[0].strip() or "no content type"
-            failure = self.format_error(f"a body that is not JSON ({kind})", raw)
-        raise failure
-
-    def _parse_event(self, data: str) -> Mapping[str, Any]:
-        failure: ModelError | None = None
-        try:
-            event = json.loads(data)
-            if isinstance(event, Mapping):
-                return event
-        except ValueError:
-            pass
-        failure = self.format_error("a stream event that is not a JSON object", data.encode())
-        raise failure
-
-    def _cost(self, usage_data: Any, usage: Usage) -> float | None:
-        if isinstance(usage_data, Mapping):
-            reported = usage_data.get("cost")
-            if isinstance(reported, (int, float)) and not isinstance(reported, bool):
-                return float(reported)
-            return self.prices.cost(self.model, usage)
-        return None  # no token counts: the cost is unknown, not zero
 
     def format_error(self, what: str, raw: bytes) -> ResponseFormatError:
         """A 200 whose body is not a chat completion, quoting its (redacted) start."""
         start = self.redact(raw[: _QUOTE_CHARS * 4].decode("utf-8", "replace"))[:_QUOTE_CHARS]
         return ResponseFormatError(
             f"{self.name}: expected an OpenAI-style chat completion from "
-            f"{self.display_url}, got {what}; it starts {start!r}. Check that base_url "
+            f"{self.display_url}, but {what}; it starts {start!r}. Check that base_url "
             "points at an OpenAI-compatible API (it usually ends in /v1).",
             model=self.name,
             provider_message=start,
         )
 
-    def status_error(self, status: int, raw: bytes, retry_after: float | None) -> ModelError:
-        """The error for an HTTP error status, quoting the provider's own message."""
+    def provider_text(self, raw: bytes) -> str:
+        """The provider's own message in an error body (redacted, at most 1000 chars)."""
         text = raw.decode("utf-8", "replace")
         message = text
         try:
-            payload = json.loads(text)
-        except ValueError:
+            payload = loads_bounded(text, what="the error body")
+        except ResponseFormatError:
             payload = None
         if isinstance(payload, Mapping):
             message = _error_text(payload.get("error", payload)) or text
+        return self.redact(message)[:1000]
+
+    def status_error(
+        self, status: int, raw: bytes, retry_after: float | None, location: str | None = None
+    ) -> ModelError:
+        """The error for an HTTP status other than 2xx, quoting the provider's own message."""
+        said = self.provider_text(raw)
+        if 300 <= status < 400:
+            where = f" to {self.redact(location)!r}" if location else " (no Location given)"
+            return APIStatusError(
+                f"{self.name}: HTTP {status} — {self.display_url} redirected{where}. Redirects "
+                "are not followed (the request body and the key would go to another URL); "
+                "set base_url to the address the server points at.",
+                model=self.name,
+                provider_message=said,
+                status_code=status,
+            )
+        if status in (408, 409):
+            what = (
+                "the server gave up waiting for the request (408 Request Timeout)"
+                if status == 408
+                else "the server reported a conflict with another request (409 Conflict)"
+            )
+            return APIStatusError(
+                f"{self.name}: HTTP {status} — {what}; the provider said: {said or '(empty body)'!r}. "
+                "It was retried and kept failing: retry later, or raise max_retries.",
+                model=self.name,
+                provider_message=said,
+                status_code=status,
+            )
         return error_for_status(
             status,
             model=self.name,
-            provider_message=self.redact(message)[:1000],
-            hint=self.hint(status),
+            provider_message=said,
+            hint=self.hints.get(status),
             retry_after=retry_after,
         )
 
     def error_from_payload(self, error: Any) -> ModelError:
         """An error object inside a 200 body or a stream event (OpenRouter does this)."""
         code = error.get("code") if isinstance(error, Mapping) else None
-        status = code if isinstance(code, int) and 400 <= code < 600 else 502
+        ok = isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600
+        status = code if ok else 502
         return error_for_status(
             status,
             model=self.name,
             provider_message=self.redact(_error_text(error)),
-            hint=self.hint(status),
+            hint=self.hints.get(status),
         )
 
     def transport_error(self, exc: httpx.HTTPError, during: str = "") -> ModelError:
@@ -405,16 +450,24 @@ def _error_text(error: Any) -> str:
                 return value
             if isinstance(value, Mapping):
                 return _error_text(value)
-        return json.dumps(error)[:500]
+        return json.dumps(error, default=str)[:500]
     return str(error)
 
 
-def _usage(data: Any) -> Usage:
+def _count(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return value if ok else None
+
+
+def read_usage(data: Any) -> tuple[Usage, Any]:
+    """Token counts and the reported cost from a ``usage`` object.
+
+    Returns:
+        ``(usage, reported_cost)``. A count that is missing, negative or not an integer
+        is unknown (None); no usage object at all is :meth:`Usage.unknown`. The reported
+        cost is returned as sent (None if absent); :class:`Pricer` checks it.
+    """
     if not isinstance(data, Mapping):
-        return Usage()
-
-    def count(key: str) -> int:
-        value = data.get(key)
-        return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-    return Usage(prompt_tokens=count("prompt_tokens"), completion_tokens=count("completion_tokens"))
+        return Usage.unknown(), None
+    usage = Usage(_count(data.get("prompt_tokens")), _count(data.get("completion_tokens")))
+    return usage, data.get("cost")

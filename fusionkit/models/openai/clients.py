@@ -1,0 +1,115 @@
+"""One ``httpx.AsyncClient`` per event loop, created off the loop and closed at exit.
+
+A client's connections belong to the loop they were opened on, so a model used both
+through the sync API (fusionkit's background loop) and with ``await`` in a notebook
+(the notebook's loop) needs one client per loop.
+
+Two details matter to users:
+
+* Creating a client loads the SSL context (~0.25 s of CPU). Done on the event loop, that
+  would freeze a notebook's widgets on a model's first call, so it runs in a worker
+  thread (:func:`asyncio.to_thread`).
+* A script that uses the sync API and never calls ``close()`` would print "unclosed
+  transport" ResourceWarnings at exit. An :mod:`atexit` hook closes every open client
+  on its loop; it is registered after :mod:`fusionkit._sync`'s hook (which stops the
+  background loop) and therefore runs before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+import weakref
+from collections.abc import Callable
+
+import httpx
+
+__all__ = ["ClientPool"]
+
+
+class ClientPool:
+    """The clients of one model, by event loop.
+
+    Args:
+        factory: Builds a new client (called in a worker thread).
+    """
+
+    def __init__(self, factory: Callable[[], httpx.AsyncClient]) -> None:
+        self._factory = factory
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
+        self._clients = weakref.WeakKeyDictionary()
+        # The sync API's loop thread and a notebook's loop may both touch it.
+        self.lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self._clients)
+
+    def client_for(self, loop: asyncio.AbstractEventLoop) -> httpx.AsyncClient | None:
+        """The client of ``loop``, if one was made."""
+        with self.lock:
+            return self._clients.get(loop)
+
+    async def get(self) -> httpx.AsyncClient:
+        """The running loop's client, created (off the loop) on first use."""
+        loop = asyncio.get_running_loop()
+        with self.lock:
+            # A finished loop (each asyncio.run) never leaves the weak map by itself.
+            for done in [lp for lp in self._clients if lp.is_closed()]:
+                del self._clients[done]
+            client = self._clients.get(loop)
+        if client is not None and not client.is_closed:
+            return client
+        fresh: httpx.AsyncClient | None = await asyncio.to_thread(self._factory)
+        with self.lock:
+            client = self._clients.get(loop)
+            if client is None or client.is_closed:
+                self._clients[loop] = client = fresh  # type: ignore[assignment]
+                fresh = None
+        if fresh is not None:  # another first call on this loop won the race
+            await fresh.aclose()
+        _OPEN.add(self)
+        assert client is not None
+        return client
+
+    def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]]:
+        with self.lock:
+            clients = list(self._clients.items())
+            self._clients.clear()
+        return clients
+
+    async def aclose(self) -> None:
+        """Close every client, each on its own loop. Safe to call twice."""
+        current = asyncio.get_running_loop()
+        for loop, client in self._take_all():
+            if loop is current:
+                await client.aclose()
+            elif loop.is_running() and not loop.is_closed():
+                future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                try:
+                    await asyncio.wait_for(asyncio.wrap_future(future), timeout=5)
+                except (asyncio.TimeoutError, RuntimeError, httpx.HTTPError):
+                    pass
+            # A stopped loop's sockets close with it; nothing to await there.
+
+    def close_blocking(self, timeout: float = 2.0) -> None:
+        """Close every client whose loop still runs, from outside the loops (at exit)."""
+        for loop, client in self._take_all():
+            if client.is_closed or loop.is_closed() or not loop.is_running():
+                continue
+            try:
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout)
+            except Exception:  # noqa: BLE001 - best effort while the interpreter exits
+                pass
+
+
+_OPEN: weakref.WeakSet[ClientPool] = weakref.WeakSet()
+
+
+def _close_at_exit() -> None:
+    for pool in list(_OPEN):
+        pool.close_blocking()
+
+
+atexit.register(_close_at_exit)
