@@ -22,12 +22,13 @@ def blocks(request: Request) -> dict[str, str]:
 
 
 def picks(needle: str, *, rationale: str = "it is correct") -> Callable[[Request], str]:
-    """A best-of judge reply: the block containing ``needle`` gets 9 and wins, others 2."""
+    """A best-of judge reply in the verdict schema: the block containing ``needle`` gets 9
+    and wins, others 2."""
 
     def reply(request: Request) -> str:
         found = blocks(request)
         winner = next(label for label, text in found.items() if needle in text)
         scores = {label: (9 if label == winner else 2) for label in found}
-        return json.dumps({"scores": scores, "winner": winner, "rationale": rationale})
+        return json.dumps({"reason": rationale, "scores": scores, "winner": winner})
 
     return reply

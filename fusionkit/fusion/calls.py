@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from ..errors import ModelTimeoutError, describe_error
+from ..errors import ModelTimeoutError, StructuredOutputError, describe_error
 from ..models.base import Model
-from ..types import Completion, Request
+from ..types import Completion, Request, Usage
 from .state import Recorder
 
 __all__ = ["CallRecord", "call_model", "failed_cost", "timed_call"]
@@ -28,12 +28,15 @@ class CallRecord:
         exc: The exception, when the call failed.
         start_s: When the call began (seconds since the fusion started).
         end_s: When it ended.
+        unstructured: With ``schema=``: the model answered, but not in the schema (the
+            problem, in words); ``completion.text`` is its reply, ``parsed`` is None.
     """
 
     completion: Completion | None
     exc: BaseException | None
     start_s: float
     end_s: float
+    unstructured: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -117,6 +120,15 @@ async def timed_call(
     await rec.emit(f"{prefix}_start", **where)
     try:
         c = await call_model(model, request, timeout, cache, who)
+    except StructuredOutputError as exc:
+        # The model answered, only not in the schema: an answer to read leniently, not a
+        # failure. Usage and cost are lost with the completion (unknown, not 0).
+        end = rec.now()
+        got = getattr(exc, "completion", None)
+        c = got or Completion(exc.reply, model.name, Usage.unknown(), latency_s=end - start)
+        record = CallRecord(c, None, start, end, unstructured=exc.problem or str(exc))
+        await rec.emit(f"{prefix}_finish", **where, latency_s=c.latency_s)
+        return record
     except Exception as exc:  # noqa: BLE001 - partial failure is data, not a crash
         end = rec.now()
         record = CallRecord(None, exc, start, end)

@@ -11,29 +11,60 @@ and why.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..asking import Asked, Reply, ask
 from ..types import Message, Usage, build_request
 from . import judge as J
+from . import verdicts as V
 from .calls import timed_call
 from .labels import labels_for
 from .records import Candidate, JudgeCall, Judgment
 from .state import Run
 from .vote import fallback_choice
 
-__all__ = ["ask_judge", "fallback", "judge_call", "judge_fields", "verdict"]
+__all__ = [
+    "ask_judge",
+    "best_of_reader",
+    "fallback",
+    "judge_call",
+    "judge_fields",
+    "verdict",
+]
 
-Parser = Callable[[str], tuple[Any, str | None]]
 
+async def judge_call(
+    run: Run,
+    step: str,
+    messages: Sequence[Message],
+    *,
+    schema: Mapping[str, Any] | None = None,
+    stop: Sequence[str] = (),
+    max_tokens: int | None = None,
+) -> tuple[JudgeCall, Reply]:
+    """One judge call, timed and recorded in ``run.rec.judge_calls``.
 
-async def judge_call(run: Run, step: str, messages: Sequence[Message]) -> JudgeCall:
-    """One judge call, timed and recorded in ``run.rec.judge_calls``."""
+    Args:
+        run: The fusion in flight.
+        step: The step's name (``"score"``, ``"analysis-retry"``, ...).
+        messages: The prompt.
+        schema: The JSON Schema the reply must satisfy (constrained where the backend can).
+        stop: Stop strings.
+        max_tokens: Token limit (default: the plan's ``judge_max_tokens``).
+
+    Returns:
+        The record, and the reply for :func:`fusionkit.asking.ask`.
+    """
     plan = run.plan
     assert plan.judge is not None
     request = build_request(
-        list(messages), max_tokens=plan.judge_max_tokens, temperature=0.0, seed=plan.seed
+        list(messages),
+        max_tokens=max_tokens or plan.judge_max_tokens,
+        temperature=0.0,
+        seed=plan.seed,
+        stop=list(stop) or None,
+        schema=schema,
     )
     r = await timed_call(
         run.rec,
@@ -56,19 +87,50 @@ async def judge_call(run: Run, step: str, messages: Sequence[Message]) -> JudgeC
         start_s=r.start_s,
         end_s=r.end_s,
         prompt=tuple((m.role, m.content) for m in messages),
+        structured=None if schema is None or c is None else r.unstructured is None,
     )
     run.rec.judge_calls.append(call)
-    return call
+    reply = Reply(
+        call.text,
+        call.error,
+        parsed=c.parsed if c is not None else None,
+        finish_reason=c.finish_reason if c is not None else None,
+    )
+    return call, reply
 
 
 async def ask_judge(
-    run: Run, step: str, messages: list[Message], parse: Parser, shape: str
+    run: Run,
+    step: str,
+    messages: list[Message],
+    read: Callable[[Reply], tuple[Any, str | None]],
+    shape: str,
+    *,
+    schema: Mapping[str, Any] | None = None,
+    stop: Sequence[str] = (),
+    max_tokens: int | None = None,
 ) -> Asked[Any]:
-    """One judge question: call, parse leniently, re-ask once with a format reminder."""
+    """One judge question: call (with ``schema``), read, re-ask once with a format reminder.
+
+    Args:
+        run: The fusion in flight.
+        step: The step's name; the re-ask is ``step + "-retry"``.
+        messages: The prompt.
+        read: ``read(reply) -> (value, None)`` or ``(None, problem)``; it should use
+            ``reply.parsed`` when the backend decoded the schema, else read the text
+            leniently (the last step down for unconstrained backends).
+        shape: The expected shape, shown in the re-ask.
+        schema: The JSON Schema of the answer.
+        stop: Stop strings.
+        max_tokens: Token limit of each call.
+    """
 
     async def call(msgs: list[Message], attempt: int) -> Reply:
-        jc = await judge_call(run, step if attempt == 1 else f"{step}-retry", msgs)
-        return Reply(jc.text, jc.error)
+        name = step if attempt == 1 else f"{step}-retry"
+        _, reply = await judge_call(
+            run, name, msgs, schema=schema, stop=stop, max_tokens=max_tokens
+        )
+        return reply
 
     async def on_retry(problem: str) -> None:
         assert run.plan.judge is not None
@@ -79,11 +141,22 @@ async def ask_judge(
     return await ask(
         call,
         messages,
-        lambda reply: parse(reply.text),
+        read,
         lambda msgs, reply, problem: J.reask_messages(msgs, reply.text, problem, shape),
         who="the judge",
         on_retry=on_retry,
     )
+
+
+def best_of_reader(labels: Sequence[str]) -> Callable[[Reply], tuple[Any, str | None]]:
+    """Read a best-of reply: the schema'd object when there is one, else the text leniently."""
+
+    def read(reply: Reply) -> tuple[Any, str | None]:
+        if isinstance(reply.parsed, Mapping):
+            return V.read_best_of(reply.parsed, labels)
+        return V.parse_best_of(reply.text, labels)
+
+    return read
 
 
 def judge_fields(run: Run) -> dict[str, Any]:
@@ -120,7 +193,7 @@ async def fallback(
     )
 
 
-def _fields_of(v: J.Verdict, a: Asked[Any], attempts: int, note: str | None) -> dict[str, Any]:
+def _fields_of(v: V.Verdict, a: Asked[Any], attempts: int, note: str | None) -> dict[str, Any]:
     return {
         "winner": v.winner,
         "scores": v.scores,
@@ -141,13 +214,14 @@ async def verdict(
     """
     prompt = run.plan.prompt
     labels = [c.label for c in shown]
-    parse: Parser = lambda r: J.parse_best_of(r, labels)  # noqa: E731
     first_msgs = J.best_of_messages(prompt, [(c.label, c.text) for c in shown])
+    first = (best_of_reader(labels), V.best_of_shape(labels))
+    first_schema = V.best_of_schema(labels)
     if not run.plan.swap_check or len(shown) < 2:
-        a = await ask_judge(run, step, first_msgs, parse, J.best_of_shape(labels))
+        a = await ask_judge(run, step, first_msgs, *first, schema=first_schema)
         if a.value is None:
             return None, a.problem
-        v: J.Verdict = a.value
+        v: V.Verdict = a.value
         note = "winner inferred from the scores (no valid winner named)"
         return _fields_of(v, a, a.attempts, note if v.winner_from_scores else None), None
     # MT-Bench practice against position bias: judge again in reversed order, with labels
@@ -155,18 +229,24 @@ async def verdict(
     rev = list(reversed(shown))
     pos = labels_for(len(rev))
     back = {p: c.label for p, c in zip(pos, rev, strict=True)}
-    parse_rev: Parser = lambda r: J.parse_best_of(r, pos)  # noqa: E731
     rev_msgs = J.best_of_messages(prompt, [(p, c.text) for p, c in zip(pos, rev, strict=True)])
     a, b = await asyncio.gather(
-        ask_judge(run, step, first_msgs, parse, J.best_of_shape(labels)),
-        ask_judge(run, f"{step}-swapped", rev_msgs, parse_rev, J.best_of_shape(pos)),
+        ask_judge(run, step, first_msgs, *first, schema=first_schema),
+        ask_judge(
+            run,
+            f"{step}-swapped",
+            rev_msgs,
+            best_of_reader(pos),
+            V.best_of_shape(pos),
+            schema=V.best_of_schema(pos),
+        ),
     )
     attempts = a.attempts + b.attempts
     if a.value is None and b.value is None:
         return None, f"{a.problem} (swapped pass: {b.problem})"
     if b.value is None:
         return _fields_of(a.value, a, attempts, f"swapped pass unreadable: {b.problem}"), None
-    vb: J.Verdict = b.value
+    vb: V.Verdict = b.value
     b_winner = back[vb.winner]
     b_scores = {back[k]: s for k, s in vb.scores.items()}
     if a.value is None:
@@ -180,7 +260,7 @@ async def verdict(
             "swap_scores": b_scores,
             "note": f"first pass unreadable ({a.problem}); the swapped pass decided",
         }, None
-    va: J.Verdict = a.value
+    va: V.Verdict = a.value
     fields = {
         "rationale": va.rationale,
         "raw": a.raw,

@@ -94,6 +94,8 @@ class JudgeCall:
         start_s: Seconds since the fusion started.
         end_s: Seconds since the fusion started.
         prompt: The messages sent, as ``(role, content)`` pairs (for audit).
+        structured: True when the reply matched the requested JSON Schema, False when it
+            did not (it was then read leniently), None when no schema was asked for.
     """
 
     step: str
@@ -106,6 +108,7 @@ class JudgeCall:
     start_s: float = 0.0
     end_s: float = 0.0
     prompt: tuple[tuple[str, str], ...] = ()
+    structured: bool | None = None
 
     @property
     def ok(self) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
+from ...asking import Reply
 from .. import judge as J
+from .. import verdicts as V
 from ..judging import ask_judge, fallback, judge_fields
 from ..labels import by_label
-from ..records import Candidate, Judgment
+from ..records import Candidate, Judgment, MergeAnalysis
 from .base import Mode
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -15,6 +18,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..state import Run
 
 __all__ = ["Merge"]
+
+
+def _read_analysis(reply: Reply) -> tuple[MergeAnalysis | None, str | None]:
+    # the schema'd object when the backend decoded one, else the text, leniently
+    if isinstance(reply.parsed, Mapping):
+        return V.read_analysis(reply.parsed)
+    return V.parse_analysis(reply.text)
 
 
 class Merge(Mode):
@@ -27,7 +37,12 @@ class Merge(Mode):
         prompt = run.plan.prompt
         items = [(c.label, c.text) for c in by_label(ok)]
         a = await ask_judge(
-            run, "analysis", J.analysis_messages(prompt, items), J.parse_analysis, J.ANALYSIS_SHAPE
+            run,
+            "analysis",
+            J.analysis_messages(prompt, items),
+            _read_analysis,
+            J.ANALYSIS_SHAPE,
+            schema=J.ANALYSIS_SCHEMA,
         )
         if a.errored:
             return await fallback(run, ok, f"merge analysis failed: {a.problem}")
@@ -35,8 +50,13 @@ class Merge(Mode):
             run,
             "synthesis",
             J.synthesis_messages(prompt, items, a.value),
-            J.parse_synthesis,
+            lambda reply: J.parse_synthesis(reply.text),
             J.SYNTHESIS_SHAPE,
+            # Free text: a small model may echo the prompt's delimiters and carry on as if
+            # writing another block, or loop. Stop at a delimiter, cap the length at a
+            # member's answer, and clean what comes back (parse_synthesis).
+            stop=(J.DELIMITER,),
+            max_tokens=run.plan.members[0].request.max_tokens,
         )
         note = (
             None
