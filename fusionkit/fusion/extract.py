@@ -1,0 +1,683 @@
+"""Answer extraction that reads a reply the way a person would.
+
+:func:`locate_answer` turns a reply into a short, comparable answer and says *where* it
+found it (an :class:`Extraction`); :func:`extract_answer` returns just the value. Kinds:
+
+- ``number``: ``"42"``, ``"0.5"`` (see :func:`normalize_number`);
+- ``choice``: an option letter (``"B"``), when the prompt offers options;
+- ``text``: a short normalised phrase (``"paris"``);
+- ``auto``: a letter when options are given, else a number, else a short phrase;
+- or a function ``text -> answer | None`` of your own.
+
+The rules, in the order a person reads a reply (the first that yields an answer wins):
+
+1. an explicit marker: ``\\boxed{..}``, ``Final answer:``, ``The answer is``,
+   ``Answer:``, ``####`` (the last marker wins; ``the answer is not ..`` is skipped);
+2. a bold value (``**42**``);
+3. for numbers, the value after the last ``=`` (or ``equals``). When that value is
+   unreadable (``= 3MM``, ``= x x 3``) the reply's result is unreadable: no answer;
+4. a short last line (``So he has 12 apples.``);
+5. fallbacks (not with ``strict=True``): the last result phrase (``which is 18``,
+   ``gives 45``), then the last number; numbers that only repeat the question's
+   operands (pass ``question=``) are skipped there.
+
+For multiple choice, a letter counts (``B``, ``B) Paris``, ``option B``, ``(B)``) or an
+option's text; a letter whose text names another option (``A) Rome`` when A is Madrid)
+contradicts itself and is not counted.
+
+Extraction never raises on any string: numbers with hundreds of digits, ``1e999999``,
+``nan`` or ``inf`` are "no answer", and every pattern is linear in the reply's length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..errors import InvalidRequestError
+
+__all__ = [
+    "KINDS",
+    "SHORT_ANSWER_WORDS",
+    "SOURCE_STRENGTH",
+    "Extraction",
+    "Extractor",
+    "detect_choices",
+    "extract_answer",
+    "locate_answer",
+    "normalize_number",
+    "normalize_text",
+]
+
+#: A reply (or last line) of at most this many words counts as a short answer by itself.
+SHORT_ANSWER_WORDS = 8
+
+#: The answer kinds :func:`extract_answer` knows (or pass a function).
+KINDS = ("auto", "number", "choice", "text")
+
+#: How much each place an answer was found in says about the reply's commitment to it
+#: (higher is stronger); useful to break ties between equally voted answers.
+SOURCE_STRENGTH: dict[str, int] = {
+    "custom": 5,
+    "marker": 5,
+    "bold": 4,
+    "equation": 4,
+    "letter": 4,
+    "last-line": 3,
+    "option-text": 3,
+    "short-reply": 3,
+    "statement": 3,
+    "result-phrase": 2,
+    "last-number": 1,
+}
+
+#: Numbers with more digits than this are "no answer" (a real answer never has them, and
+#: it keeps every integer well under Python's int <-> str digit limit, whose minimum is 640).
+MAX_DIGITS = 300
+#: Only the last this many characters of a reply are read (the answer of a very long
+#: reply is at its end; it bounds the work on hostile input).
+MAX_CHARS = 50_000
+
+Extractor = Callable[[str], "str | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """An extracted answer and where it was found.
+
+    Attributes:
+        value: The normalised answer, or None when the reply commits to none.
+        source: Which rule found it (a key of :data:`SOURCE_STRENGTH`), or None.
+        span: ``(start, end)`` of the text the answer was read from, when known.
+    """
+
+    value: str | None
+    source: str | None = None
+    span: tuple[int, int] | None = None
+
+    @property
+    def strength(self) -> int:
+        """How strongly the reply commits to the answer (0 when there is none)."""
+        if self.value is None or self.source is None:
+            return 0
+        return SOURCE_STRENGTH.get(self.source, 0)
+
+
+_NONE = Extraction(None)
+
+# -- patterns (possessive quantifiers: no backtracking, so each is linear in the text) ----
+
+_NUM = re.compile(
+    r"(?<![\w.])[-\u2212]?\$?[0-9][0-9,]*+(?:\.[0-9]++)?+(?:[eE][-+]?[0-9]++)?+"
+    r"(?:/[0-9]++)?+%?+"
+)
+_OPERATOR_AFTER = re.compile(r"[ \t]*+[-+*/x\u00d7\u00f7\u2212^][ \t]*+[0-9(]")
+_EQUALS = re.compile(r"(?<![<>=!])=(?![=>])|\bequals\b|\bis\s++equal\s++to\b", re.I)
+_RHS_SKIP = re.compile(r"[ \t*_$]*+")
+_MARKER_HEADS = [
+    ("marker", re.compile(r"\bfinal\s++answer\s*+(?:is\b)?+\s*+[:=\-]?+", re.I)),
+    (
+        "marker",
+        re.compile(
+            r"\bthe\s++(?:correct\s++|right\s++|final\s++|best\s++)?+"
+            r"(?:answer|option|choice|result)\s++(?:is|would\s++be|will\s++be)\b\s*+[:=]?+",
+            re.I,
+        ),
+    ),
+    ("marker", re.compile(r"(?im)^[ \t*#>_-]*+answer[ \t*_]*+[:=]")),
+    ("marker", re.compile(r"####")),
+]
+_BOXED_HEAD = re.compile(r"\\boxed\s*+\{")
+_FRAC = re.compile(r"\\d?frac\s*+\{([^{}]{0,80})\}\s*+\{([^{}]{0,80})\}")
+_BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
+_NEGATED = re.compile(r"[\s*_:\"']*+(?:not|never|no)\b", re.I)
+_SPACE = re.compile(r"\s*+")
+_RESULT_PHRASE = re.compile(
+    r"\b(?:is|are|was|were|equals?|makes?|gives?(?:\s++us)?+|gets?|got|get\s++us|has|have|"
+    r"had|totals?|becomes?|results?\s++in|resulting\s++in|total\s++of|sum\s++of\s++\w++\s++is)"
+    r"\s++(?:a\s++total\s++of\s++|about\s++|approximately\s++|exactly\s++|indeed\s++|"
+    r"now\s++|just\s++|only\s++|still\s++)?+(?=[-\u2212$0-9])",
+    re.I,
+)
+_CHOICE_LINE = re.compile(r"(?m)^[ \t]*+\(?([A-Ha-h])[).:][ \t]++(\S[^\n]*+)$")
+_LETTER_START = re.compile(r"^[\s*_(\[]*+([A-H])(?:[\s*_)\].:,]|$)")
+_LETTER_NAMED = re.compile(r"\b(?:option|choice|letter)\s*+\(?([A-H])\)?(?![A-Za-z])", re.I)
+_LETTER_PAREN = re.compile(r"\(([A-H])\)")
+_COPULA = re.compile(
+    r"\b(?:is|are|was|were)\s++(?:known\s++as\s++|called\s++|named\s++)?+"
+    r"(?P<obj>[^,.;:!?\n()]{1,80})",
+    re.I,
+)
+_WORD = re.compile(r"[^\W\d_]+")
+_FILLER = frozenset({"the", "a", "an", "of", "in", "for"})
+_ARTICLES = re.compile(r"^(?:the|a|an)\s+")
+_WS = re.compile(r"\s+")
+_STRIP = " \t\n\r.,;:!?\"'`*_()[]{}<>"
+
+_UNITS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_WORDS: dict[str, int] = {w: i for i, w in enumerate(_UNITS)}
+_WORDS.update({w: 20 + 10 * i for i, w in enumerate(_TENS)})
+_WORD_NUMBER = re.compile(
+    r"\b(?:(?:" + "|".join(_TENS) + r")(?:[- ](?:" + "|".join(_UNITS[1:10]) + r"))?"
+    r"|" + "|".join(_UNITS) + r")\b",
+    re.I,
+)
+_DECIMAL = re.compile(r"([+-]?)([0-9]++)(?:\.([0-9]++))?+(?:e([+-]?[0-9]{1,4}))?+")
+_FRACTION = re.compile(r"([+-]?)([0-9]++)/([0-9]++)")
+
+
+# -- numbers and text ---------------------------------------------------------------------
+
+
+def _word_value(word: str) -> int | None:
+    parts = re.split(r"[- ]", word.lower())
+    if len(parts) == 1:
+        return _WORDS.get(parts[0])
+    tens, unit = _WORDS.get(parts[0]), _WORDS.get(parts[-1])
+    if tens is None or unit is None or parts[0] not in _TENS or not 0 < unit < 10:
+        return None
+    return tens + unit
+
+
+def _number_value(t: str) -> Fraction | None:
+    word = _word_value(t)
+    if word is not None:
+        return Fraction(word)
+    t = t.replace("$", "").replace(",", "").replace("%", "").replace(" ", "")
+    t = t.replace("\u2212", "-")
+    m = _FRACTION.fullmatch(t)
+    if m:
+        if len(m.group(2)) + len(m.group(3)) > MAX_DIGITS:
+            return None
+        value = Fraction(int(m.group(2)), int(m.group(3)))
+        return -value if m.group(1) == "-" else value
+    m = _DECIMAL.fullmatch(t)
+    if not m:
+        return None
+    whole, frac, exp = m.group(2), m.group(3) or "", int(m.group(4) or 0)
+    # digits after the exponent is applied, bounded before any big number is built
+    if len(whole) + len(frac) > MAX_DIGITS or abs(exp) > MAX_DIGITS:
+        return None
+    value = Fraction(int(whole + frac), 10 ** len(frac)) * Fraction(10) ** exp
+    if (
+        value.numerator.bit_length() > 4 * MAX_DIGITS
+        or value.denominator.bit_length() > 4 * MAX_DIGITS
+    ):
+        return None
+    return -value if m.group(1) == "-" else value
+
+
+def _format(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    # six decimals, rounded (half to even) with integers only: no float, so no overflow
+    q = round(value * 1_000_000)
+    sign = "-" if q < 0 else ""
+    whole, frac = divmod(abs(q), 1_000_000)
+    text = f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
+    return "0" if text == "0" else sign + text
+
+
+def normalize_number(token: object) -> str | None:
+    """Canonical form of a number token, or None if it is not a (readable) number.
+
+    ``"1,000"`` -> ``"1000"``, ``"3.50"`` -> ``"3.5"``, ``"1/2"`` -> ``"0.5"``,
+    ``"$5"`` -> ``"5"``, ``"seven"`` -> ``"7"``, ``"twenty-one"`` -> ``"21"``,
+    ``"2e3"`` -> ``"2000"``; non-integers are rounded to six decimals. Never raises:
+    any string (hundreds of digits, ``1e999999``, ``nan``, ``inf``) that is not a
+    readable number gives None.
+    """
+    if not isinstance(token, str) or len(token) > 3 * MAX_DIGITS:
+        return None
+    t = token.strip().strip(_STRIP).lower()
+    if not t:
+        return None
+    try:
+        value = _number_value(t)
+        return None if value is None else _format(value)
+    except (ArithmeticError, ValueError, TypeError):
+        # belt and braces: the bounds above should make these unreachable
+        return None
+
+
+def normalize_text(text: str) -> str:
+    """Lowercase, strip markdown and punctuation at the ends, drop a leading article."""
+    t = text.strip().strip(_STRIP).lower()
+    t = _WS.sub(" ", t)
+    t = _ARTICLES.sub("", t)
+    return t.strip(_STRIP)
+
+
+def _text_value(text: str) -> str | None:
+    """A short phrase as an answer: normalised, with a letter in it, at most 100
+    characters (a run of digits or symbols is not a phrase, it is an unreadable number)."""
+    value = normalize_text(text)
+    if not value or len(value) > 100 or not any(c.isalpha() for c in value):
+        return None
+    return value
+
+
+def detect_choices(prompt: str) -> dict[str, str]:
+    """Find multiple-choice options (``A) Paris`` lines) in a prompt.
+
+    Returns:
+        Letter -> option text, or an empty dict when fewer than two options are found.
+    """
+    found: dict[str, str] = {}
+    for m in _CHOICE_LINE.finditer((prompt or "")[:MAX_CHARS]):
+        found.setdefault(m.group(1).upper(), m.group(2).strip())
+    return found if len(found) >= 2 else {}
+
+
+# -- finding numbers in text ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Num:
+    value: str | None  # None: a number-like token that is unreadable (3MM, 400 digits)
+    start: int
+    end: int
+
+
+def _numbers(text: str, start: int = 0, end: int | None = None) -> list[_Num]:
+    """Number tokens (digits or number words) in ``text[start:end]``, in order."""
+    end = len(text) if end is None else end
+    found: list[_Num] = []
+    for m in _NUM.finditer(text, start, end):
+        glued = m.end() < len(text) and (text[m.end()].isalnum() or text[m.end()] == "_")
+        token = m.group()
+        if glued or token.endswith(","):
+            token = token.rstrip(",")
+        value = None if glued else normalize_number(token)
+        found.append(_Num(value, m.start(), m.end()))
+    for m in _WORD_NUMBER.finditer(text, start, end):
+        found.append(_Num(normalize_number(m.group()), m.start(), m.end()))
+    found.sort(key=lambda n: n.start)
+    return found
+
+
+def _leading_number(text: str, start: int, end: int) -> _Num | None:
+    """The number that opens ``text[start:end]`` (after ``$``/``**``/spaces), if any."""
+    pos = _RHS_SKIP.match(text, start, end)
+    at = pos.end() if pos else start
+    # a number is at most a few hundred characters: look no further (keeps this linear)
+    nums = _numbers(text, at, min(end, at + 4 * MAX_DIGITS))
+    return nums[0] if nums and nums[0].start == at else None
+
+
+def _is_expression(text: str, n: _Num) -> bool:
+    """True when the number is followed by an operator and another operand."""
+    return _OPERATOR_AFTER.match(text, n.end) is not None
+
+
+def _equation(text: str, start: int, end: int) -> tuple[str | None, bool, int] | None:
+    """The value after the last ``=`` in ``text[start:end]``.
+
+    Returns:
+        None when there is no ``=``; else ``(value, readable, position)``: an
+        unreadable right-hand side (``= 3MM``) gives ``(None, False, ..)``, an expression
+        (``= 5 + 7``) gives ``(None, True, ..)`` (not a result; look elsewhere).
+    """
+    last = None
+    for m in _EQUALS.finditer(text, start, end):
+        last = m
+    if last is None:
+        return None
+    line_end = text.find("\n", last.end(), end)
+    line_end = end if line_end < 0 else line_end
+    n = _leading_number(text, last.end(), line_end)
+    if n is None:
+        return None, False, last.start()
+    if n.value is None:
+        return None, False, n.start
+    if _is_expression(text, n):
+        return None, True, n.start
+    return n.value, True, n.start
+
+
+def _segment_number(text: str, start: int, end: int) -> str | None:
+    """A number read from a marker's segment: a number opening it, else the value after
+    an ``=`` in it, else its last number."""
+    lead = _leading_number(text, start, end)
+    if lead is not None and not _is_expression(text, lead):
+        return lead.value
+    eq = _equation(text, start, end)
+    if eq is not None and eq[0] is not None:
+        return eq[0]
+    if lead is not None and lead.value is None:
+        return None
+    values = [n.value for n in _numbers(text, start, end)]
+    return values[-1] if values else None
+
+
+# -- markers, bold, lines -----------------------------------------------------------------
+
+
+def _boxed(text: str) -> list[tuple[int, int, int]]:
+    """``(start, content start, content end)`` of each ``\\boxed{..}`` (braces balanced)."""
+    out = []
+    for m in _BOXED_HEAD.finditer(text):
+        depth, i = 1, m.end()
+        limit = min(len(text), m.end() + 200)
+        while i < limit and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        if depth == 0:
+            out.append((m.start(), m.end(), i - 1))
+    return out
+
+
+def _marker_segments(text: str) -> list[tuple[str, int, int]]:
+    """``(source, start, end)`` of each marker's segment, the LAST first.
+
+    A segment runs from the marker to the end of its line or to the next marker.
+    """
+    heads: list[tuple[int, int, str]] = []
+    for source, pattern in _MARKER_HEADS:
+        heads.extend((m.start(), m.end(), source) for m in pattern.finditer(text))
+    heads.sort()
+    segments: list[tuple[str, int, int]] = []
+    for i, (_, head_end, source) in enumerate(heads):
+        # "The answer is:\n42": the segment starts at the next non-blank character
+        content = _SPACE.match(text, head_end)
+        start = content.end() if content else head_end
+        line_end = text.find("\n", start)
+        end = len(text) if line_end < 0 else line_end
+        if i + 1 < len(heads):
+            end = min(end, heads[i + 1][0])
+        segments.append((source, start, max(start, end)))
+    segments.extend(("boxed", c_start, c_end) for _, c_start, c_end in _boxed(text))
+    segments.sort(key=lambda s: s[1])
+    return [s for s in reversed(segments) if text[s[1] : s[2]].strip()]
+
+
+def _unfrac(segment: str) -> str:
+    return _FRAC.sub(lambda m: f"{m.group(1).strip()}/{m.group(2).strip()}", segment)
+
+
+def _last_line(text: str) -> tuple[int, int] | None:
+    stripped = text.rstrip()
+    if not stripped:
+        return None
+    start = stripped.rfind("\n") + 1
+    return start, len(stripped)
+
+
+def _question_numbers(question: str | None) -> set[str]:
+    if not question:
+        return set()
+    q = question[:MAX_CHARS]
+    return {n.value for n in _numbers(q) if n.value is not None}
+
+
+def _copula(text: str, question: str) -> Extraction | None:
+    """``The capital of France is Paris`` -> ``paris``: the first statement whose subject
+    restates the question (at least half its words are the question's) and whose object
+    is a short phrase that is not itself the question's words."""
+    asked = {w.lower() for w in _WORD.findall(question[:MAX_CHARS])}
+    for m in _COPULA.finditer(text, 0, min(len(text), 2000)):
+        cut = max(text.rfind(c, 0, m.start()) for c in ".!?\n")
+        subject = [
+            w
+            for w in (x.lower() for x in _WORD.findall(text, cut + 1, m.start()))
+            if w not in _FILLER
+        ]
+        if not subject or 2 * sum(w in asked for w in subject) < len(subject):
+            continue
+        value = _text_value(m.group("obj")) or ""
+        said = [w for w in value.split() if w not in _FILLER]
+        if not said or len(value.split()) > 4 or all(w in asked for w in said):
+            continue
+        return Extraction(value, "statement", m.span("obj"))
+    return None
+
+
+# -- multiple choice ----------------------------------------------------------------------
+
+
+def _option_at_start(segment: str, choices: Mapping[str, str], *, alone: bool = True) -> str | None:
+    """The option whose text opens the segment; with ``alone``, only when no other
+    option is named after it ("Rome or Paris?" commits to neither)."""
+    norm = normalize_text(segment)
+    hits = [
+        k
+        for k, v in choices.items()
+        if (opt := normalize_text(v))
+        and norm.startswith(opt)
+        and (len(norm) == len(opt) or not norm[len(opt)].isalnum())
+    ]
+    if len(hits) != 1:
+        return None
+    if alone:
+        rest = f" {norm[len(normalize_text(choices[hits[0]])) :]} "
+        if any(
+            (o := normalize_text(v)) and f" {o} " in rest
+            for k, v in choices.items()
+            if k != hits[0]
+        ):
+            return None
+    return hits[0]
+
+
+def _choice_from(
+    segment: str, choices: Mapping[str, str], *, whole: bool
+) -> tuple[str, str] | None:
+    """``(letter, source)`` read from a segment, or None."""
+    letters = set(choices)
+    m = _LETTER_START.match(segment)
+    if m and m.group(1) in letters:
+        letter = m.group(1)
+        rest = segment[m.end() :].strip()
+        option = normalize_text(choices[letter])
+        named = _option_at_start(rest, choices, alone=False) if rest else None
+        if named is not None and named != letter and option:
+            return None  # "A) Rome" when A is Madrid: it contradicts itself
+        if (
+            not rest
+            or not rest[0].isalpha()
+            or (option and normalize_text(rest).startswith(option))
+        ):
+            return letter, "letter"
+        if segment[m.start(1) + 1 : m.start(1) + 2] in ").:]":
+            return letter, "letter"
+    named_letters = {x.upper() for x in _LETTER_NAMED.findall(segment)} & letters
+    if len(named_letters) == 1:
+        return named_letters.pop(), "letter"
+    paren = set(_LETTER_PAREN.findall(segment)) & letters
+    if len(paren) == 1:
+        return paren.pop(), "letter"
+    at_start = _option_at_start(segment, choices)
+    if at_start is not None:
+        return at_start, "option-text"
+    if whole and len(segment.split()) <= 3 * SHORT_ANSWER_WORDS:
+        padded = f" {normalize_text(segment)} "
+        hits = [k for k, v in choices.items() if (o := normalize_text(v)) and f" {o} " in padded]
+        if len(hits) == 1:
+            return hits[0], "option-text"
+    return None
+
+
+def _locate_choice(text: str, choices: Mapping[str, str], *, strict: bool) -> Extraction:
+    for source, start, end in _marker_segments(text):
+        segment = _unfrac(text[start:end])
+        if _NEGATED.match(segment):
+            continue
+        found = _choice_from(segment, choices, whole=False)
+        if found:
+            return Extraction(found[0], "boxed" if source == "boxed" else "marker", (start, end))
+    if strict and len(text.split()) > SHORT_ANSWER_WORDS:
+        return _NONE
+    for m in reversed(list(_BOLD.finditer(text))):
+        found = _choice_from(m.group(1), choices, whole=False)
+        if found:
+            return Extraction(found[0], "bold", m.span(1))
+    if len({m.group(1).upper() for m in _CHOICE_LINE.finditer(text)} & set(choices)) >= 2:
+        return _NONE  # "A) Istanbul\nD) Tokyo": a list of options commits to none
+    found = _choice_from(text.strip(), choices, whole=True)
+    if found:
+        return Extraction(found[0], found[1], (0, len(text)))
+    return _NONE
+
+
+# -- numbers and text ---------------------------------------------------------------------
+
+
+def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -> Extraction:
+    numeric = kind in ("auto", "number")
+    words = len(text.split())
+    short = words <= SHORT_ANSWER_WORDS
+    for source, start, end in _marker_segments(text):
+        if source == "boxed":
+            segment = _unfrac(text[start:end])
+            offset_text, s, e = segment, 0, len(segment)
+        else:
+            offset_text, s, e = text, start, end
+        if _NEGATED.match(offset_text, s, e):
+            continue
+        if numeric:
+            value = _segment_number(offset_text, s, e)
+            if value is not None:
+                return Extraction(value, "boxed" if source == "boxed" else "marker", (start, end))
+        if kind in ("auto", "text"):
+            first = offset_text[s:e].strip().split("\n", 1)[0]
+            if first and len(first.split()) <= SHORT_ANSWER_WORDS:
+                value = _text_value(first)
+                if value:
+                    return Extraction(
+                        value, "boxed" if source == "boxed" else "marker", (start, end)
+                    )
+    if strict and not short:
+        return _NONE
+    for m in reversed(list(_BOLD.finditer(text))):
+        inner = m.group(1)
+        if numeric:
+            nums = _numbers(inner)
+            if len(nums) == 1 and nums[0].value is not None and len(inner.split()) <= 3:
+                return Extraction(nums[0].value, "bold", m.span(1))
+        elif len(inner.split()) <= SHORT_ANSWER_WORDS and (value := _text_value(inner)):
+            return Extraction(value, "bold", m.span(1))
+    if numeric:
+        eq = _equation(text, 0, len(text))
+        if eq is not None:
+            value, readable, pos = eq
+            if value is not None:
+                return Extraction(value, "equation", (pos, pos))
+            if not readable:
+                return Extraction(None, "equation", (pos, pos))
+    if question and (kind == "text" or (kind == "auto" and not _numbers(text))):
+        found = _copula(text, question)
+        if found is not None:
+            return found
+    line = _last_line(text)
+    if line is not None and len(text[line[0] : line[1]].split()) <= SHORT_ANSWER_WORDS:
+        source = "short-reply" if line[0] == 0 else "last-line"
+        if numeric:
+            values = [n.value for n in _numbers(text, *line) if n.value is not None]
+            if values:
+                return Extraction(values[-1], source, line)
+        if kind == "text" or (kind == "auto" and short):
+            value = _text_value(text[line[0] : line[1]])
+            if value:
+                return Extraction(value, source, line)
+    if strict or not numeric:
+        return _NONE
+    echoed = _question_numbers(question)
+    phrases = list(_RESULT_PHRASE.finditer(text))
+    for m in reversed(phrases):
+        n = _leading_number(text, m.end(), len(text))
+        if (
+            n is not None
+            and n.value is not None
+            and n.value not in echoed
+            and not _is_expression(text, n)
+        ):
+            return Extraction(n.value, "result-phrase", (n.start, n.end))
+    if words > 3 * SHORT_ANSWER_WORDS:
+        return _NONE  # a person does not take the last number of a ramble as its answer
+    for n in reversed(_numbers(text)):
+        if n.value is not None and n.value not in echoed:
+            return Extraction(n.value, "last-number", (n.start, n.end))
+    return _NONE
+
+
+def locate_answer(
+    text: str,
+    *,
+    kind: str | Extractor = "auto",
+    choices: Mapping[str, str] | None = None,
+    strict: bool = False,
+    question: str | None = None,
+) -> Extraction:
+    """Extract a short, comparable final answer from a reply, and say where it was found.
+
+    Args:
+        text: The reply. Any string is accepted; this never raises on its content.
+        kind: ``"auto"``, ``"number"``, ``"choice"``, ``"text"``, or a function
+            ``text -> answer | None`` of your own.
+        choices: Letter -> option text (see :func:`detect_choices`); then only an option
+            letter (or an option's text) counts.
+        strict: Only an explicit answer marker or a reply of at most
+            :data:`SHORT_ANSWER_WORDS` words counts (used by fallbacks on free-form
+            prompts, so an essay is never "voted" on the last number it contains).
+        question: The prompt, if known: the number fallbacks skip numbers that only
+            repeat the question's operands.
+
+    Returns:
+        An :class:`Extraction` (``value`` None when the reply commits to no answer).
+
+    Raises:
+        InvalidRequestError: ``kind`` is not a known kind or a function.
+    """
+    if callable(kind):
+        value = kind(text)
+        return Extraction(None if value is None else str(value), "custom")
+    if kind not in KINDS:
+        raise InvalidRequestError(
+            f"unknown answer kind {kind!r}; use auto, number, choice, text or a function."
+        )
+    if not isinstance(text, str) or not text.strip():
+        return _NONE
+    offset = max(0, len(text) - MAX_CHARS)
+    body = text[offset:]
+    if choices or kind == "choice":
+        opts = dict(choices or {k: "" for k in "ABCDEFGH"})
+        found = _locate_choice(body, opts, strict=strict)
+    else:
+        found = _locate_value(body, kind=kind, strict=strict, question=question)
+    if offset and found.span is not None:
+        found = Extraction(
+            found.value, found.source, (found.span[0] + offset, found.span[1] + offset)
+        )
+    return found
+
+
+def extract_answer(
+    text: str,
+    *,
+    kind: str | Extractor = "auto",
+    choices: Mapping[str, str] | None = None,
+    strict: bool = False,
+    question: str | None = None,
+) -> str | None:
+    """Extract a short, comparable final answer from a reply.
+
+    The value of :func:`locate_answer` (see there and the module docstring for the rules).
+
+    Returns:
+        The normalised answer, or None when the reply commits to none.
+
+    Example:
+        >>> extract_answer("17 + 25 = 42, so the answer is 42.")
+        '42'
+        >>> extract_answer("17 + 25 = 34. That is the equation 17 + 25")
+        '34'
+        >>> extract_answer("I think (B) Paris.", choices={"A": "Rome", "B": "Paris"})
+        'B'
+    """
+    return locate_answer(text, kind=kind, choices=choices, strict=strict, question=question).value
