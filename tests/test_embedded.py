@@ -267,4 +267,6 @@ def test_fusionkit_edge_model_overrides_the_embedded_one(
     monkeypatch.setenv("FUSIONKIT_EDGE_MODEL", str(converted))
     model = edge_model(cache=False, device="cpu")
     assert model.path == str(converted.resolve()) and model.quantization == "4bit"
-    assert not (tmp_path / "fusionkit-home" / "models").exists()  # nothing was converted
+    models = tmp_path / "fusionkit-home" / "models"
+    assert not (models / EMBEDDED_NAME).exists()  # nothing was converted
+    assert model.warm_start is False and len(list((models / "quantized").iterdir())) >= 1

@@ -517,16 +517,19 @@ def test_edge_four_concurrent_requests_share_one_generate(edge: LocalModel) -> N
 
 @pytest.mark.slow
 def test_edge_streaming_chunks_join_to_the_final_text(edge: LocalModel) -> None:
-    items = list(edge.stream("Who wrote the play Hamlet?", max_tokens=16))
-    chunks, final = items[:-1], items[-1]
+    stream = edge.stream("Who wrote the play Hamlet?", max_tokens=16)
+    chunks = list(stream)
+    final = stream.completion
     assert len(chunks) > 3 and all(isinstance(c, str) for c in chunks)
     assert "".join(chunks) == final.text
     assert final.text == edge.complete("Who wrote the play Hamlet?", max_tokens=16).text
     assert final.usage.completion_tokens == 16 and final.ttft_s is not None
 
-    stopped = list(edge.stream("Who wrote the play Hamlet?", max_tokens=16, stop="Shakespeare"))
-    assert "".join(stopped[:-1]) == stopped[-1].text
-    assert "Shakespeare" not in stopped[-1].text and stopped[-1].finish_reason == "stop"
+    stream = edge.stream("Who wrote the play Hamlet?", max_tokens=16, stop="Shakespeare")
+    stopped = list(stream)
+    assert "".join(stopped) == stream.completion.text
+    assert "Shakespeare" not in stream.completion.text
+    assert stream.completion.finish_reason == "stop"
 
 
 @pytest.mark.slow

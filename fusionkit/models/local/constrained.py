@@ -29,10 +29,11 @@ from __future__ import annotations
 import functools
 import json
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from ...errors import MissingDependencyError, StructuredOutputError
+from ...errors import MissingDependencyError
 from .loading import INSTALL_LOCAL
 
 __all__ = ["GrammarBook", "constraint_processor_class", "import_llguidance"]
@@ -72,7 +73,7 @@ class GrammarBook:
         self.eos_ids = sorted(eos_ids)
         self._lock = threading.Lock()
         self._tokenizer: Any = None
-        self._grammars: dict[str, str] = {}
+        self._grammars: dict[str, str | None] = {}
 
     def _ll_tokenizer(self) -> Any:
         with self._lock:
@@ -84,19 +85,20 @@ class GrammarBook:
                 )
             return self._tokenizer
 
-    def grammar(self, schema: Any) -> str:
+    def grammar(self, schema: Any) -> str | None:
         """The compiled grammar of a :class:`~fusionkit.schema.Schema` (cached by its key).
 
-        Raises:
-            StructuredOutputError: llguidance cannot compile the schema (names why).
+        Returns None, with a warning (once per schema), when llguidance cannot compile the
+        schema (a regex feature it lacks, say): that row then decodes unconstrained and the
+        model boundary still validates its answer, as for a backend without grammars.
         """
         key = schema.key
         with self._lock:
-            hit = self._grammars.get(key)
-        if hit is not None:
-            return hit
+            if key in self._grammars:
+                return self._grammars[key]
         ll = import_llguidance()
         tokenizer = self._ll_tokenizer()
+        grammar: str | None
         try:
             grammar = ll.LLMatcher.grammar_from_json_schema(
                 json.dumps(schema.json), defaults=_JSON_OPTIONS
@@ -105,17 +107,25 @@ class GrammarBook:
         except (ValueError, RuntimeError) as exc:
             problem = str(exc)
         if problem and not problem.startswith("WARNING"):
-            raise StructuredOutputError(
-                f"the local backend cannot constrain decoding to schema {schema.name!r}: {problem}"
+            warnings.warn(
+                f"the local backend cannot constrain decoding to schema {schema.name!r} "
+                f"({problem.strip()}); that schema's answers are decoded unconstrained and "
+                "validated afterwards.",
+                stacklevel=2,
             )
+            grammar = None
         with self._lock:
             self._grammars[key] = grammar
         return grammar
 
     def matcher(self, schema: Any) -> Any:
-        """A fresh matcher (one per row) for ``schema``."""
-        ll = import_llguidance()
-        return ll.LLMatcher(self._ll_tokenizer(), self.grammar(schema), log_level=0)
+        """A fresh matcher (one per row) for ``schema``; None without a schema or grammar."""
+        if schema is None:
+            return None
+        grammar = self.grammar(schema)
+        if grammar is None:
+            return None
+        return import_llguidance().LLMatcher(self._ll_tokenizer(), grammar, log_level=0)
 
 
 @functools.cache

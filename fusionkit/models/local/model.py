@@ -73,7 +73,7 @@ from .loading import (
 from .progress import load_line
 from .prompts import prompt_ids
 from .quantization import DEFAULT_QUANTIZATION, Quantization, parse_quantization
-from .rows import END, StreamSink, cut_at_stop, row_stopper_class
+from .rows import END, StreamSink, cut_at_stop, loop_breaker_class, row_stopper_class
 from .sampling import RowPolicy, row_sampler_class
 from .stored import is_stored, store_quantized, stored_folder
 
@@ -317,15 +317,15 @@ class LocalModel(Model):
         config.top_k = None
         return config
 
-    def _processors(self, jobs: list[Job]) -> tuple[list[Any], Any]:
-        """The batch's logits processors (grammar masks first, then the sampler)."""
+    def _processors(self, jobs: list[Job], prompt_len: int) -> tuple[list[Any], Any]:
+        """The batch's logits processors: grammar masks, loop breaker, then the sampler."""
         processors: list[Any] = []
-        schemas = [j.request.schema for j in jobs]
+        matchers = [self._grammars.matcher(j.request.schema) for j in jobs]
         mask = None
-        if any(s is not None for s in schemas):
-            matchers = [None if s is None else self._grammars.matcher(s) for s in schemas]
+        if any(m is not None for m in matchers):
             mask = constraint_processor_class()(matchers, self._grammars.eos_ids[0])
-            processors.append(mask)
+            guarded = [i for i, m in enumerate(matchers) if m is not None]
+            processors += [mask, loop_breaker_class()(guarded, prompt_len)]
         policies = [RowPolicy.of(j.request, self._top_k) for j in jobs]
         if not all(p.greedy for p in policies):
             processors.append(row_sampler_class()(policies))
@@ -349,7 +349,7 @@ class LocalModel(Model):
             ids = [[self._pad_id] * (width - len(p)) + p for p in prompts]
             mask = [[0] * (width - len(p)) + [1] * len(p) for p in prompts]
             stopper = row_stopper_class()(jobs, width, self._tokenizer)
-            processors, grammar = self._processors(jobs)
+            processors, grammar = self._processors(jobs, width)
             budget = max(j.request.max_tokens for j in jobs)
             with torch.inference_mode():
                 out = self._model.generate(

@@ -16,7 +16,15 @@ from typing import Any
 
 from .batching import Job
 
-__all__ = ["END", "StreamSink", "cut_at_stop", "looping_at", "row_stopper_class"]
+__all__ = [
+    "END",
+    "StreamSink",
+    "cut_at_stop",
+    "loop_breaker_class",
+    "loop_period",
+    "looping_at",
+    "row_stopper_class",
+]
 
 #: Put on a stream's queue after its last chunk.
 END = object()
@@ -29,7 +37,7 @@ def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
 
 
 #: A row whose last LOOP_SPAN tokens repeat one span of at most LOOP_MAX_PERIOD tokens (at
-#: least four times over) is looping. 64 tokens of one repeated phrase is far past anything
+#: least four times over) is looping and is stopped. 64 tokens of one repeated phrase is far past anything
 #: an ordinary answer writes (a markdown table rule of 12 columns is ~36 tokens), so greedy
 #: answers to ordinary prompts are untouched; a 135M model that falls into "the the the"
 #: or a repeated sentence stops there instead of burning its whole budget.
@@ -37,24 +45,79 @@ LOOP_SPAN = 64
 LOOP_MAX_PERIOD = 16
 
 
-def looping_at(
+def loop_period(
     ids: Sequence[int], span: int = LOOP_SPAN, max_period: int = LOOP_MAX_PERIOD
-) -> bool:
-    """True when the last ``span`` ids repeat one span of at most ``max_period`` ids.
+) -> int | None:
+    """The period of the loop the last ``span`` ids are stuck in, or None.
 
     Args:
         ids: A row's generated ids so far.
         span: How many trailing ids must be periodic.
-        max_period: The longest repeated span looked for (at most ``span // 4``, so a loop
-            is always at least four repetitions).
+        max_period: The longest repeated span looked for (at most ``span // 3``, so a loop
+            is always at least three repetitions).
 
     Returns:
-        Whether the row is stuck in a loop.
+        The shortest period p (ids[-1] == ids[-1 - p] and so on over the span), or None.
     """
     if len(ids) < span:
-        return False
+        return None
     tail = list(ids[-span:])
-    return any(tail[p:] == tail[:-p] for p in range(1, min(max_period, span // 4) + 1))
+    for p in range(1, min(max_period, span // 3) + 1):
+        if tail[p:] == tail[:-p]:
+            return p
+    return None
+
+
+def looping_at(
+    ids: Sequence[int], span: int = LOOP_SPAN, max_period: int = LOOP_MAX_PERIOD
+) -> bool:
+    """True when the last ``span`` ids repeat one span of at most ``max_period`` ids."""
+    return loop_period(ids, span, max_period) is not None
+
+
+#: Schema'd rows are not stopped (that would leave invalid JSON); a loop there is broken
+#: instead, sooner (48 tokens, three repeats): the token that would repeat it is banned,
+#: so the row must write something else, and its grammar's maxLength ends a string.
+SCHEMA_LOOP_SPAN = 48
+
+
+@functools.cache
+def loop_breaker_class() -> type:
+    """The loop breaker for schema'd rows, a LogitsProcessor built on first use."""
+    import torch
+    from transformers import LogitsProcessor
+
+    class LoopBreaker(LogitsProcessor):  # type: ignore[misc]
+        """Bans the token that would continue a row's loop (only rows in ``rows``).
+
+        Put it after the grammar mask: a ban that would leave a row no allowed token is
+        skipped (the grammar has the last word).
+
+        Args:
+            rows: The indices of the rows to guard.
+            prompt_len: The padded prompt width (generated ids start there).
+        """
+
+        def __init__(self, rows: Sequence[int], prompt_len: int) -> None:
+            self.rows = list(rows)
+            self.prompt_len = prompt_len
+            self.breaks = 0
+
+        def __call__(self, input_ids: Any, scores: Any) -> Any:
+            if not self.rows or input_ids.shape[1] - self.prompt_len < SCHEMA_LOOP_SPAN:
+                return scores
+            tails = input_ids[self.rows, -SCHEMA_LOOP_SPAN:].tolist()
+            for row, tail in zip(self.rows, tails, strict=True):
+                period = loop_period(tail, SCHEMA_LOOP_SPAN)
+                if period is None:
+                    continue
+                banned = tail[-period]  # what the loop would write next
+                if int(torch.isfinite(scores[row]).sum()) > 1:
+                    scores[row, banned] = float("-inf")
+                    self.breaks += 1
+            return scores
+
+    return LoopBreaker
 
 
 @functools.cache
