@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--timeout", type=float, default=None, help="seconds per member")
     f.add_argument("--json", action="store_true", help="print the result as JSON")
     f.add_argument("--events", action="store_true", help="print fusion events to stderr")
+    f.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress lines (shown on stderr by default when it is a terminal)",
+    )
     return p
 
 
@@ -107,6 +112,8 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
         seed=args.seed,
         timeout=args.timeout,
         on_event=show,
+        # --events already prints every event; progress lines would repeat them
+        progress=False if args.no_progress or args.events else None,
     )
     if args.json:
         data = {"prompt": result.prompt, "mode": result.mode, **result.to_dict()}

@@ -113,3 +113,17 @@ def test_cli_json_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert "telepathy" in capsys.readouterr().err
     assert cli.main(["fuse", "hi", "--pool", "nope:x"]) == 2
     assert "Accepted forms" in capsys.readouterr().err
+
+
+def test_cli_fuse_shows_progress_when_watched_and_no_progress_silences(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fusionkit.fusion import engine
+
+    monkeypatch.setattr(engine, "watching", lambda: True)
+    argv = ["fuse", "What is 2 + 2?", "--pool", "fake:a,fake:b", "--mode", "vote"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("fuse vote ...") and "[2/2]" in err
+    assert cli.main([*argv, "--no-progress"]) == 0
+    assert capsys.readouterr().err == ""

@@ -123,7 +123,20 @@ def test_shared_arguments_fail_before_any_call() -> None:
     assert m.backend_calls == 0
 
 
-def test_progress_bar_is_text(capsys: pytest.CaptureFixture[str]) -> None:
-    fuse_many(prompts(2), pool=[Counting("a")], mode="vote")
+def test_progress_is_plain_lines_in_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    fuse_many(prompts(2), pool=[Counting("a"), Counting("b")], mode="vote", progress=True)
     err = capsys.readouterr().err
-    assert "fuse vote" in err and "2/2" in err
+    assert err.startswith("fuse_many vote ...\n")
+    assert "[2/2] prompt " in err and "members 4 · judge 0" in err
+    assert "\r" not in err  # no bar redrawn in place
+
+
+def test_progress_false_is_silent_and_a_callable_gets_every_prompt(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fuse_many(prompts(2), pool=[Counting("a")], mode="vote", progress=False)
+    assert capsys.readouterr().err == ""
+    seen: list[tuple[str, int, int]] = []
+    fuse_many(prompts(3), pool=[Counting("a")], mode="vote", progress=lambda *a: seen.append(a))
+    assert [(d, t) for _, d, t in seen] == [(1, 3), (2, 3), (3, 3)]
+    assert capsys.readouterr().err == ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fusion_helpers import blocks, picks
 
 from fusionkit.fusion import judge as J
@@ -90,3 +91,21 @@ def test_vote_tie_break_asks_with_the_verdict_schema() -> None:
     assert r.judgment.tie_break == "judge" and r.answer == "41"
     assert judge.calls[0].schema is not None
     assert json.loads(judge.calls[0].schema.key)["title"] == "verdict"
+
+
+def test_fuse_progress_lines_and_callable() -> None:
+    steps: list[tuple[str, int, int]] = []
+    judge = FakeModel("judge", picks("42"))
+    pool = [FakeModel("a", "42"), FakeModel("b", "41")]
+    fuse(Q, pool, judge=judge, progress=lambda *a: steps.append(a))
+    assert [(d, t) for _, d, t in steps] == [(1, 2), (2, 2), (3, 3)]
+    assert steps[-1][0].startswith("judge · judge score: done")
+    assert {s[0].split(":")[0].split(" · ")[1] for s in steps[:2]} == {"a", "b"}
+
+
+def test_fuse_is_silent_by_default_when_nobody_watches(capsys: pytest.CaptureFixture[str]) -> None:
+    fuse(Q, [FakeModel("a", "42"), FakeModel("b", "42")], mode="vote")
+    assert capsys.readouterr().err == ""
+    fuse(Q, [FakeModel("a", "42"), FakeModel("b", "42")], mode="vote", progress=True)
+    err = capsys.readouterr().err
+    assert err.startswith("fuse vote ...\n") and "[2/2]" in err

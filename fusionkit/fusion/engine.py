@@ -35,6 +35,7 @@ Decisions (and why):
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -43,9 +44,11 @@ from .._sync import sync_twin
 from ..errors import InvalidRequestError
 from ..models.base import Model
 from .debate import debate_rounds
+from .events import FusionEvent
 from .modes import DEFAULT_MODE, MODES
 from .pool import stage1_collect
 from .prepare import SELF_MOA_TEMPERATURE, check_prompt, plan_for, prepare_setup
+from .progress import FusionProgress, Progress, ProgressLike, check_progress, watching
 from .result import Candidate, FusionResult, Judgment, Timings
 from .state import EventCallback, Plan, Recorder, Run
 from .vote import Extractor
@@ -54,6 +57,7 @@ __all__ = [
     "MODES",
     "SELF_MOA_TEMPERATURE",
     "afuse",
+    "chain",
     "debate_rounds",
     "fuse",
     "run_plan",
@@ -118,6 +122,20 @@ async def run_plan(
     )
 
 
+def chain(first: EventCallback, then: EventCallback | None) -> EventCallback:
+    """One ``on_event`` that calls ``first`` then ``then`` (which may be async)."""
+    if then is None:
+        return first
+
+    async def both(event: FusionEvent) -> None:
+        first(event)
+        out = then(event)
+        if inspect.isawaitable(out):
+            await out
+
+    return both
+
+
 def _check_on_event(on_event: object) -> None:
     if on_event is not None and not callable(on_event):
         raise InvalidRequestError("on_event must be a function that takes a FusionEvent.")
@@ -145,6 +163,7 @@ async def afuse(
     extract: str | Extractor = "auto",
     cache: bool | None = None,
     mode_options: Mapping[str, Any] | None = None,
+    progress: ProgressLike | None = None,
 ) -> FusionResult:
     """Run one prompt through a pool of models at once and fuse the answers.
 
@@ -175,6 +194,10 @@ async def afuse(
         cache: Override the models' response-cache setting for every call.
         mode_options: Options of the mode itself (see each mode's ``option_help``),
             checked by the mode before any model is called.
+        progress: Show each member and judge call as it finishes (a bar in a notebook,
+            lines on stderr in a terminal); None shows it only where a person watches
+            (a notebook, or a terminal); False silences; a function
+            ``progress(label, done, total)`` receives the steps instead.
 
     Returns:
         A :class:`~fusionkit.fusion.result.FusionResult`.
@@ -187,6 +210,7 @@ async def afuse(
     """
     t0 = time.perf_counter()
     _check_on_event(on_event)
+    show = check_progress(progress, "fuse")
     check_prompt(prompt)  # the prompt's error first, before the pool's
     setup = prepare_setup(
         pool,
@@ -205,7 +229,16 @@ async def afuse(
         cache=cache,
         mode_options=mode_options,
     )
-    return await run_plan(plan_for(prompt, setup), on_event, t0=t0)
+    plan = plan_for(prompt, setup)
+    if show is None:
+        show = watching()
+    if not show:
+        return await run_plan(plan, on_event, t0=t0)
+    bar = Progress(show, len(plan.members), f"fuse {plan.mode.name}")
+    try:
+        return await run_plan(plan, chain(FusionProgress(bar), on_event), t0=t0)
+    finally:
+        bar.close()
 
 
 fuse = sync_twin(afuse)

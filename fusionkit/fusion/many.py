@@ -10,8 +10,8 @@ response cache. Re-running the same batch after an interruption replays finished
 from the cache at no cost and carries on with the rest (``n_cached`` counts the pool
 answers served from the cache).
 
-The progress bar is tqdm's text bar, not its widget: it reads the same in a live
-notebook, in an executed one shared on GitHub, and in a terminal.
+Progress (:mod:`.progress`): each prompt as it finishes, with a running count of member
+and judge calls — a tqdm bar in a notebook, plain lines on stderr in a terminal.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._sync import sync_twin
 from ..errors import InvalidRequestError, describe_error
-from .engine import PoolItem, afuse, run_plan
+from .engine import PoolItem, afuse, chain, run_plan
+from .events import FusionEvent
 from .modes import DEFAULT_MODE
 from .prepare import plan_for, prepare_setup
+from .progress import Progress, ProgressLike, check_progress, watching
 from .result import FusionResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -107,7 +109,7 @@ async def afuse_many(
     *,
     concurrency: int = 8,
     prompt_column: str = "prompt",
-    progress: bool = True,
+    progress: ProgressLike = True,
     **fuse_kwargs: Any,
 ) -> pd.DataFrame:
     """Run many fusions, at most ``concurrency`` at a time, and tabulate them.
@@ -120,7 +122,9 @@ async def afuse_many(
         mode: As for ``afuse``.
         concurrency: Fusions in flight at once (each runs its whole pool in parallel).
         prompt_column: The DataFrame column holding the prompts.
-        progress: Show a text progress bar.
+        progress: Show each prompt as it finishes, with a running count of member and
+            judge calls (a bar in a notebook, lines on stderr in a terminal); False
+            silences; a function ``progress(label, done, total)`` receives the steps.
         **fuse_kwargs: Any other ``afuse`` argument (``max_tokens``, ``timeout``, ...).
 
     Returns:
@@ -132,7 +136,6 @@ async def afuse_many(
             mode, missing judge, ``concurrency < 1``), before any model is called.
     """
     import pandas as pd
-    from tqdm.std import tqdm
 
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidRequestError(f"concurrency must be an integer >= 1, got {concurrency!r}.")
@@ -140,34 +143,58 @@ async def afuse_many(
     # Validate and resolve what every fusion shares once; per-prompt errors become rows.
     kwargs = _with_defaults(fuse_kwargs)
     on_event = kwargs.pop("on_event")
+    kwargs.pop("progress")  # fuse_many's own bar replaces each fusion's
+    show = check_progress(progress, "fuse_many")
     setup = prepare_setup(pool, judge, mode, **kwargs)
 
     semaphore = asyncio.Semaphore(concurrency)
-    bar = tqdm(
-        total=len(texts),
-        desc=f"fuse {setup.mode.name}",
-        unit="prompt",
-        disable=not progress,
-        leave=True,
-        dynamic_ncols=True,
-    )
+    if show is None:
+        show = watching()
+    bar = Progress(show, len(texts), f"fuse_many {setup.mode.name}", unit="prompt")
+    calls = _CallCount(bar)
+    observe = chain(calls, on_event)
 
-    async def one(text: Any) -> tuple[FusionResult | None, BaseException | None]:
+    async def one(i: int, text: Any) -> tuple[FusionResult | None, BaseException | None]:
         async with semaphore:
             try:
-                return await run_plan(plan_for(text, setup), on_event), None
+                result = await run_plan(plan_for(text, setup), observe)
             except Exception as exc:  # noqa: BLE001 - every row is accounted for
+                bar.step(f"prompt {i + 1}: {describe_error(exc)}")
                 return None, exc
-            finally:
-                bar.update(1)
+            took = result.timings.total_s
+            bar.step(f"prompt {i + 1}: done {took:.1f} s{calls.summary()}")
+            return result, None
 
     try:
-        outcomes = await asyncio.gather(*(one(t) for t in texts))
+        outcomes = await asyncio.gather(*(one(i, t) for i, t in enumerate(texts)))
     finally:
         bar.close()
     rows = pd.DataFrame([_row(r, e) for r, e in outcomes], index=frame.index)
     rename = {c: f"{c}_fused" for c in rows.columns if c in frame.columns}
     return pd.concat([frame, rows.rename(columns=rename)], axis=1)
+
+
+class _CallCount:
+    """Counts member and judge calls across a batch, shown beside the prompt count."""
+
+    def __init__(self, bar: Progress) -> None:
+        self.bar = bar
+        self.members = self.failed = self.judge = 0
+
+    def __call__(self, e: FusionEvent) -> None:
+        if e.kind == "member_finish":
+            self.members += 1
+        elif e.kind == "member_failed":
+            self.failed += 1
+        elif e.kind in ("judge_finish", "judge_failed"):
+            self.judge += 1
+        else:
+            return
+        self.bar.note(self.summary().lstrip(" ·"))
+
+    def summary(self) -> str:
+        failed = f" ({self.failed} failed)" if self.failed else ""
+        return f" · members {self.members}{failed} · judge {self.judge}"
 
 
 def _with_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
