@@ -92,7 +92,9 @@ def sync_twin(afn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     Jupyter's running loop. Its name drops the leading ``a`` (``afuse`` -> ``fuse``), its
     signature is ``afn``'s (so ``help(fk.fuse)`` and IDEs show every argument), and its
     docstring is ``afn``'s with one line saying which function it wraps. Works for
-    methods too (``review = sync_twin(areview)`` in a class body).
+    methods too (``review = sync_twin(areview)`` in a class body): the twin calls the
+    instance's own ``areview``, so a subclass that overrides the async method needs no
+    new twin.
 
     Args:
         afn: An ``async def`` function or method.
@@ -107,9 +109,21 @@ def sync_twin(afn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
         raise TypeError(f"sync_twin needs an async function, got {afn!r}")
     name = afn.__name__[1:] if afn.__name__.startswith("a") else f"{afn.__name__}_sync"
 
-    @functools.wraps(afn, assigned=("__module__", "__annotations__", "__type_params__"))
-    def twin(*args: P.args, **kwargs: P.kwargs) -> T:
-        return run_sync(afn(*args, **kwargs))
+    if next(iter(inspect.signature(afn).parameters), None) == "self":
+        # A method: look the coroutine up on the instance, so a subclass's override
+        # (``aclose`` of an HTTP model) is what the inherited sync twin runs.
+        attr = afn.__name__
+
+        def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+            self, *rest = args
+            return run_sync(getattr(self, attr)(*rest, **kwargs))
+
+    else:
+
+        def twin(*args: P.args, **kwargs: P.kwargs) -> T:
+            return run_sync(afn(*args, **kwargs))
+
+    functools.update_wrapper(twin, afn, assigned=("__module__", "__annotations__"))
 
     twin.__name__ = name
     twin.__qualname__ = (

@@ -94,3 +94,15 @@ def test_sync_twin_works_as_a_method_and_propagates_errors() -> None:
 
     with pytest.raises(ValueError, match="no"):
         sync_twin(boom)()
+
+
+def test_a_method_twin_runs_the_subclass_override() -> None:
+    closed: list[str] = []
+
+    class Remote(fk.FakeModel):
+        async def aclose(self) -> None:
+            closed.append(self.name)
+
+    Remote("r", "x").close()
+    assert closed == ["r"]
+    assert fk.Model.complete.__doc__ and "Complete a prompt" in fk.Model.complete.__doc__

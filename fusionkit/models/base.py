@@ -18,7 +18,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, ClassVar
 
-from .._sync import background_loop, run_sync
+from .._sync import background_loop, sync_twin
 from ..cache import ResponseCache, default_cache
 from ..errors import ResponseFormatError, StructuredOutputError
 from ..schema import SchemaLike
@@ -239,40 +239,7 @@ class Model(abc.ABC):
 
     # -- the sync twins ---------------------------------------------------------------------
 
-    def complete(
-        self,
-        messages: MessagesLike,
-        *,
-        system: str | None = None,
-        max_tokens: int = 256,
-        temperature: float = 0.0,
-        top_p: float | None = None,
-        seed: int | None = None,
-        stop: str | Sequence[str] | None = None,
-        schema: SchemaLike | None = None,
-        logprobs: bool = False,
-        cache: bool | None = None,
-    ) -> Completion:
-        """Sync twin of :meth:`acomplete`; works inside Jupyter's running loop.
-
-        Example:
-            >>> FakeModel(replies="Paris").complete("Capital of France?").text
-            'Paris'
-        """
-        return run_sync(
-            self.acomplete(
-                messages,
-                system=system,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                top_p=top_p,
-                seed=seed,
-                stop=stop,
-                schema=schema,
-                logprobs=logprobs,
-                cache=cache,
-            )
-        )
+    complete = sync_twin(acomplete)
 
     def stream(
         self,
@@ -313,9 +280,7 @@ class Model(abc.ABC):
             )
         )
 
-    def close(self) -> None:
-        """Sync twin of :meth:`aclose`."""
-        run_sync(self.aclose())
+    close = sync_twin(aclose)
 
     def __enter__(self) -> Model:
         return self
