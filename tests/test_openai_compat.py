@@ -617,3 +617,32 @@ def test_parse_retry_after_and_backoff() -> None:
     assert backoff_delay(2, rand=lambda: 0.0) == 2.0
     assert backoff_delay(10, rand=lambda: 0.0) == 8.0
     assert backoff_delay(10, rand=lambda: 1.0) == 6.0
+
+
+def test_logprobs_are_asked_for_and_read(srv: FakeOpenAIServer) -> None:
+    srv.configure("probs", reply="one two three")
+    model = make(srv, "probs")
+    c = model.complete("go", logprobs=True)
+    assert srv.requests[-1]["logprobs"] is True
+    assert c.logprobs == (-0.25, -0.25, -0.25) and c.mean_logprob == -0.25
+    stream = model.stream("go", logprobs=True)
+    assert "".join(stream) == "one two three"
+    assert stream.completion is not None and stream.completion.logprobs == (-0.25,) * 3
+    assert model.complete("go").logprobs is None and "logprobs" not in srv.requests[-1]
+
+
+def test_sse_parser_handles_any_line_ending_and_any_chunking() -> None:
+    from fusionkit.models.openai.sse import sse_data
+
+    text = ': keep-alive\r\ndata: {"a":\r\ndata: 1}\r\n\r\nevent: x\rdata: é\r\rdata: last'
+    raw = text.encode()
+
+    async def collect(size: int) -> list[str]:
+        async def chunks():
+            for i in range(0, len(raw), size):
+                yield raw[i : i + size]
+
+        return [d async for d in sse_data(chunks())]
+
+    for size in (1, 2, 3, 7, len(raw)):  # splits mid-CRLF and mid-character too
+        assert asyncio.run(collect(size)) == ['{"a":\n1}', "é", "last"], size

@@ -7,6 +7,7 @@ requests wait side by side instead of queueing.
 
 Endpoints:
     ``POST /v1/chat/completions`` — non-streaming JSON, or SSE when ``"stream": true``
+    (with ``"logprobs": true`` each word gets ``logprob`` -0.25)
     (with ``stream_options.include_usage`` a final chunk carries ``usage``; ``usage.cost``
     is added when the model is configured with ``usage_cost``, as OpenRouter does).
     ``GET /v1/models`` — the configured models.
@@ -534,7 +535,17 @@ class FakeOpenAIServer:
             return
         if body.get("stream"):
             include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            await _send_stream(send, model, words, finish, usage, include_usage, cfg, fault)
+            await _send_stream(
+                send,
+                model,
+                words,
+                finish,
+                usage,
+                include_usage,
+                cfg,
+                fault,
+                bool(body.get("logprobs")),
+            )
             return
         if cfg.delay_s > 0:
             await asyncio.sleep(cfg.delay_s)
@@ -548,6 +559,7 @@ class FakeOpenAIServer:
                     "index": 0,
                     "message": {"role": "assistant", "content": text},
                     "finish_reason": finish,
+                    "logprobs": _token_logprobs(words) if body.get("logprobs") else None,
                 }
             ],
             "usage": usage,
@@ -569,6 +581,11 @@ class FakeOpenAIServer:
             )
             raise _CutConnection
         await _send_json(send, 200, payload)
+
+
+def _token_logprobs(words: list[str]) -> dict[str, Any]:
+    """OpenAI-style ``logprobs``: a fixed -0.25 per word, so tests can check the sum."""
+    return {"content": [{"token": w, "logprob": -0.25, "top_logprobs": []} for w in words]}
 
 
 def _refusal(response_format: Any, accepted: str) -> str | None:
@@ -714,6 +731,7 @@ async def _send_stream(
     include_usage: bool,
     cfg: _ModelConfig,
     fault: Fault | None,
+    logprobs: bool = False,
 ) -> None:
     await send(
         {
@@ -725,13 +743,17 @@ async def _send_stream(
     ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    def chunk(
+        delta: dict[str, Any], finish_reason: str | None = None, lp: Any = None
+    ) -> dict[str, Any]:
         return {
             "id": ident,
             "object": "chat.completion.chunk",
             "created": created,
             "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            "choices": [
+                {"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": lp}
+            ],
         }
 
     async def event(payload: Any) -> None:
@@ -747,7 +769,7 @@ async def _send_stream(
             break
         if pause > 0:
             await asyncio.sleep(pause)
-        await event(chunk({"content": w}))
+        await event(chunk({"content": w}, None, _token_logprobs([w]) if logprobs else None))
     if fault is not None:
         if fault.abrupt:
             raise _CutConnection

@@ -55,25 +55,18 @@ from ...errors import (
     ConfigurationError,
     InvalidRequestError,
     ModelError,
-    ModelTimeoutError,
-    ResponseFormatError,
     StructuredOutputError,
 )
 from ...types import Completion, Request
 from ..base import Model
 from .args import check_int, check_seconds, check_str_mapping, missing_key_message, split_base_url
 from .clients import ClientPool
+from .limits import Limits
 from .presets import URL_PRESET, Preset
 from .pricing import PriceLike, Pricer, PriceTable, price_table
+from .retry import MAX_RETRY_AFTER_S, RETRY_STATUSES, backoff_delay, parse_retry_after
 from .structured import LEVELS, reask, rejects_format, response_format, with_schema_prompt
-from .wire import (
-    MAX_RETRY_AFTER_S,
-    RETRY_STATUSES,
-    Wire,
-    backoff_delay,
-    build_body,
-    parse_retry_after,
-)
+from .wire import Wire, build_body
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "OpenAICompatModel"]
 
@@ -230,6 +223,13 @@ class OpenAICompatModel(Model):
             connect_hint=p.connect_hint,
             hints=hints,
         )
+        self._limits = Limits(
+            name=self.name,
+            base_url=url,
+            total_timeout=self.total_timeout,
+            max_bytes=max_response_bytes,
+            transport_error=self._wire.transport_error,
+        )
         # Index into structured.LEVELS; only ever goes down (see _step_down).
         self._format_level = 0
         self._format_lock = threading.Lock()
@@ -258,7 +258,7 @@ class OpenAICompatModel(Model):
 
     async def _acomplete(self, request: Request) -> Completion:
         start = time.perf_counter()
-        deadline = time.monotonic() + self.total_timeout
+        deadline = self._limits.deadline()
         schema = request.schema
         while True:
             level = self._format_level
@@ -297,7 +297,7 @@ class OpenAICompatModel(Model):
 
     async def _astream(self, request: Request) -> AsyncIterator[str | Completion]:
         start = time.perf_counter()
-        deadline = time.monotonic() + self.total_timeout
+        deadline = self._limits.deadline()
         while True:
             level = self._format_level
             body = self._body(self._at_level(request, level), level, stream=True)
@@ -311,14 +311,16 @@ class OpenAICompatModel(Model):
             content_type = response.headers.get("content-type", "")
             if "text/event-stream" not in content_type:
                 # Some servers ignore "stream": read the whole answer instead.
-                raw = await self._read_body(response, deadline)
+                raw = await self._limits.read_body(response, deadline)
                 completion = self._wire.completion_from_json(
                     raw, content_type, start, headers_at - start
                 )
                 yield completion.text
                 yield completion
                 return
-            async for item in self._wire.read_events(self._chunks(response, deadline), start):
+            async for item in self._wire.read_events(
+                self._limits.chunks(response, deadline), start
+            ):
                 yield item
         finally:
             await response.aclose()
@@ -381,23 +383,6 @@ class OpenAICompatModel(Model):
             headers["Authorization"] = self._auth.get()
         return headers
 
-    async def _within(self, deadline: float, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable``, raising ModelTimeoutError at the call's deadline."""
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            try:
-                return await asyncio.wait_for(awaitable, remaining)
-            except asyncio.TimeoutError:
-                pass
-        elif asyncio.iscoroutine(awaitable):
-            awaitable.close()
-        raise ModelTimeoutError(
-            f"{self.name}: the call took longer than total_timeout={self.total_timeout:g} s "
-            "(retries and streaming included) and was stopped. Raise total_timeout= for "
-            "long answers, or retry later.",
-            model=self.name,
-        )
-
     async def _send(
         self, body: dict[str, Any], deadline: float, *, read_body: bool
     ) -> tuple[httpx.Response, bytes, float]:
@@ -414,7 +399,7 @@ class OpenAICompatModel(Model):
             retryable = True
             try:
                 req = client.build_request("POST", url, json=body, headers=self._request_headers())
-                response = await self._within(deadline, client.send(req, stream=True))
+                response = await self._limits.within(deadline, client.send(req, stream=True))
             except httpx.UnsupportedProtocol as exc:
                 failure, retryable = self._wire.config_error(exc), False
             except httpx.HTTPError as exc:
@@ -425,12 +410,12 @@ class OpenAICompatModel(Model):
                 if 200 <= status < 300:
                     if not read_body:
                         return response, b"", headers_at
-                    raw, read_failure = await self._read_all(response, deadline)
+                    raw, read_failure = await self._limits.read_all(response, deadline)
                     if read_failure is None:
                         return response, raw, headers_at
                     failure = read_failure
                 else:
-                    raw, _ = await self._read_all(response, deadline)
+                    raw, _ = await self._limits.read_all(response, deadline)
                     retry_after = parse_retry_after(response.headers)
                     location = response.headers.get("location")
                     failure = self._wire.status_error(status, raw, retry_after, location)
@@ -452,49 +437,3 @@ class OpenAICompatModel(Model):
             )
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _chunks(self, response: httpx.Response, deadline: float) -> AsyncIterator[bytes]:
-        """The body's bytes, each read bounded by the deadline, in total by the size limit."""
-        chunks = response.aiter_bytes().__aiter__()
-        total = 0
-        while True:
-            try:
-                chunk = await self._within(deadline, chunks.__anext__())
-            except StopAsyncIteration:
-                return
-            total += len(chunk)
-            if total > self.max_response_bytes:
-                raise ResponseFormatError(
-                    f"{self.name}: the response from {self.base_url} is larger than "
-                    f"max_response_bytes={self.max_response_bytes:,} bytes and was cut off. "
-                    "If the server really sends that much, raise it: "
-                    "OpenAICompatModel(..., max_response_bytes=...).",
-                    model=self.name,
-                )
-            yield chunk
-
-    async def _read_body(self, response: httpx.Response, deadline: float) -> bytes:
-        raw, failure = await self._read_all(response, deadline)
-        if failure is not None:
-            raise failure
-        return raw
-
-    async def _read_all(
-        self, response: httpx.Response, deadline: float
-    ) -> tuple[bytes, ModelError | None]:
-        """The whole body, or the transport failure that cut it (worth a retry).
-
-        Raises:
-            ModelTimeoutError: The call's deadline passed.
-            ResponseFormatError: The body is over ``max_response_bytes``.
-        """
-        failure: ModelError | None = None
-        parts: list[bytes] = []
-        try:
-            async for chunk in self._chunks(response, deadline):
-                parts.append(chunk)
-        except httpx.HTTPError as exc:
-            failure = self._wire.transport_error(exc, during="reading the response")
-        finally:
-            await response.aclose()
-        return b"".join(parts), failure

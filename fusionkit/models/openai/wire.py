@@ -1,10 +1,9 @@
-"""The OpenAI chat-completions wire format: request bodies, responses, SSE, errors, retry timing.
+"""The OpenAI chat-completions wire format: request bodies, responses, streamed events, errors.
 
 :mod:`.model` owns the connection (clients per event loop, the retry loop, deadlines and
 size limits); this module owns what goes over it:
 
 * :func:`build_body` — the JSON body of ``POST /chat/completions``.
-* :func:`parse_retry_after` and :func:`backoff_delay` — how long to wait before a retry.
 * :class:`Wire` — built once per model: turns a JSON body or a stream of SSE bytes into a
   :class:`~fusionkit.types.Completion`, and HTTP statuses, error payloads and httpx
   failures into the :mod:`fusionkit.errors` tree, with secrets redacted.
@@ -12,22 +11,16 @@ size limits); this module owns what goes over it:
 Every body from a server is decoded with :func:`fusionkit.schema.loads_bounded`, so a
 body nested 100,000 levels deep is a :class:`ResponseFormatError`, not a RecursionError.
 
-SSE parsing is done here, not with ``httpx-sse``: we read raw byte chunks anyway (the
-model counts them against ``max_response_bytes`` and bounds each read by the call's
-deadline), and the parser we need — ``data:`` lines joined until a blank line, comments
-and other fields skipped, a last event without its blank line still read — is a dozen
-lines. ``httpx-sse`` would add a dependency without removing either of those jobs.
+Events are split out of the byte stream by :mod:`.sse` (why not ``httpx-sse``: see there).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -45,62 +38,10 @@ from ...errors import (
 from ...schema import loads_bounded
 from ...types import Completion, Request, Usage, clean_text
 from .pricing import Pricer
+from .sse import sse_data
 
-#: Statuses worth retrying (as the OpenAI SDK does): timeout, conflict, rate limit, 5xx.
-RETRY_STATUSES = frozenset({408, 409, 429})
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 8.0
-#: A Retry-After longer than this is not waited for; the error is raised with it instead.
-MAX_RETRY_AFTER_S = 60.0
 #: How much of a bad body an error quotes.
 _QUOTE_CHARS = 200
-
-
-# -- retry timing -------------------------------------------------------------------------
-
-
-def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds a server asked us to wait, from ``retry-after-ms`` or ``Retry-After``.
-
-    Args:
-        headers: Response headers (case-insensitive mapping such as ``httpx.Headers``).
-        now: The current UNIX time (for HTTP dates); defaults to ``time.time()``.
-
-    Returns:
-        Seconds to wait (>= 0), or None when absent or unreadable.
-    """
-    ms = headers.get("retry-after-ms")
-    if ms:
-        try:
-            value_ms = float(ms)
-            if math.isfinite(value_ms):
-                return max(0.0, value_ms / 1000.0)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-        return max(0.0, seconds) if math.isfinite(seconds) else None
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:  # pragma: no cover - older Pythons returned None
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def backoff_delay(attempt: int, *, rand: Callable[[], float] = random.random) -> float:
-    """Seconds to wait before retry number ``attempt + 1`` when the server gave no hint.
-
-    0.5 s × 2^attempt, capped at 8 s, minus up to 25 % jitter.
-    """
-    base = min(BACKOFF_BASE_S * (2**attempt), BACKOFF_CAP_S)
-    return base * (1.0 - 0.25 * rand())
 
 
 # -- request ------------------------------------------------------------------------------
@@ -140,6 +81,8 @@ def build_body(
         body["seed"] = request.seed
     if request.stop:
         body["stop"] = list(request.stop)
+    if request.logprobs:
+        body["logprobs"] = True
     if response_format is not None:
         body["response_format"] = dict(response_format)
     body.update(extra_body)
@@ -150,47 +93,6 @@ def build_body(
 
 
 # -- responses and errors -------------------------------------------------------------------
-
-
-def _lines(buffer: bytearray) -> list[bytes]:
-    """Complete lines taken off the front of ``buffer`` (CRLF, LF or CR endings)."""
-    out: list[bytes] = []
-    start = 0
-    n = len(buffer)
-    i = 0
-    while i < n:
-        ch = buffer[i]
-        if ch == 0x0A or ch == 0x0D:
-            if ch == 0x0D and i + 1 >= n:
-                break  # a CR at the end may be the first half of CRLF: wait for more
-            out.append(bytes(buffer[start:i]))
-            if ch == 0x0D and buffer[i + 1] == 0x0A:
-                i += 1
-            start = i + 1
-        i += 1
-    del buffer[:start]
-    return out
-
-
-async def sse_data(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
-    """The ``data`` of each server-sent event in a byte stream (a last unterminated one too)."""
-    buffer = bytearray()
-    data: list[str] = []
-    async for chunk in chunks:
-        buffer += chunk
-        for raw in _lines(buffer):
-            line = raw.decode("utf-8", "replace")
-            if line.startswith("data:"):
-                data.append(line[5:].removeprefix(" "))
-            elif not line and data:
-                yield "\n".join(data)
-                data = []
-            # comments (": keep-alive"), "event:", "id:", "retry:" and stray blanks: skipped
-    tail = buffer.decode("utf-8", "replace").rstrip("\r")
-    if tail.startswith("data:"):
-        data.append(tail[5:].removeprefix(" "))
-    if data:
-        yield "\n".join(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +160,7 @@ class Wire:
             ttft_s=ttft,
             cost_usd=self.pricer.cost(usage if usage.known else None, reported),
             finish_reason=finish if isinstance(finish, str) else None,
+            logprobs=_logprobs([choices[0]]),
         )
 
     async def read_events(
@@ -276,6 +179,7 @@ class Wire:
                 ``[DONE]`` or a finish reason (the partial answer is discarded).
         """
         parts: list[str] = []
+        logprob_choices: list[Any] = []
         ttft: float | None = None
         finish: str | None = None
         usage_data: Any = None
@@ -306,6 +210,8 @@ class Wire:
                             ttft = time.perf_counter() - start
                         parts.append(piece)
                         yield piece
+                    if choice.get("logprobs"):
+                        logprob_choices.append(choice)
                     if isinstance(choice.get("finish_reason"), str):
                         finish = choice["finish_reason"]
         except httpx.TimeoutException:
@@ -340,6 +246,7 @@ class Wire:
             ttft_s=ttft,
             cost_usd=self.pricer.cost(usage if usage.known else None, reported),
             finish_reason=finish,
+            logprobs=_logprobs(logprob_choices),
         )
 
     def format_error(self, what: str, raw: bytes) -> ResponseFormatError:
@@ -452,6 +359,23 @@ def _error_text(error: Any) -> str:
                 return _error_text(value)
         return json.dumps(error, default=str)[:500]
     return str(error)
+
+
+def _logprobs(choices: list[Any]) -> tuple[float, ...] | None:
+    """Each token's log-probability from ``choices[].logprobs.content`` (None if absent/bad)."""
+    values: list[float] = []
+    for choice in choices:
+        lp = choice.get("logprobs") if isinstance(choice, Mapping) else None
+        content = lp.get("content") if isinstance(lp, Mapping) else None
+        if not isinstance(content, list):
+            continue
+        for token in content:
+            value = token.get("logprob") if isinstance(token, Mapping) else None
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not ok or not math.isfinite(value) or value > 0:
+                return None  # one untrustworthy value spoils the sequence
+            values.append(float(value))
+    return tuple(values) or None
 
 
 def _count(value: Any) -> int | None:
