@@ -1,139 +1,416 @@
-"""Quality, honestly reported: does fusing samples of the embedded edge model help?
+"""Quality, honestly reported: does fusing a pool beat its own first member, greedy?
 
-On a generated task set with known answers (``fusionkit.tasks.make_tasks``: small
-arithmetic and multiple-choice items), compare, with the embedded SmolLM2-135M in NF4 on
-the CPU:
+On the committed held-out item set (``fusionkit.tasks.load_quality_items``: 240 seeded
+items of graded difficulty: arithmetic with 1-3 operations, word problems, multiple
+choice), every mode runs on every item:
 
-- **alone**: one greedy answer;
-- **vote x5**: five sampled answers (temperature 0.7, seeds s..s+4), majority of the
-  extracted answers (self-consistency), no judge;
-- **best-of x3**: three samples, the same model as judge;
-- **debate x3**: three samples, up to 2 revision rounds, the same model as judge.
+- ``single``: the pool's first member alone, greedy (temperature 0): the baseline;
+- every fusion mode the library registers (``fusionkit.fusion.MODES``: ``vote``,
+  ``best-of``, ``merge``, ``debate``, ...), through the public ``fusionkit.afuse`` only.
 
-Every answer is graded the same way: ``extract_answer`` (the vote mode's extractor, with
-the options detected in the prompt) against the known answer. Also reported: latency per
-item, how often the judge's reply was unreadable (re-ask and deterministic fallback), and
-the oracle (any of the sampled candidates right), which bounds what a perfect judge could
-reach. No target: the numbers are what they are.
+Every final answer is graded by ``fusionkit.tasks.grade`` (the answer a person would
+read, with the prompt as the question). Reported per mode: accuracy with a 95 %
+bootstrap interval; the paired difference to ``single`` with a paired bootstrap
+interval (items resampled, both conditions together); the oracle rate (any candidate
+right: what a perfect selector could reach); the selection efficiency
+``(fused - single) / (oracle - single)``; how many final answers contain judge-prompt
+delimiters (``<<<``, ``>>>``, ``RESPONSE A``); judge fallbacks; median latency per item.
+Writes ``<out>.json`` (configuration, every item's record, the summary) and ``<out>.md``
+(the table).
 
-Run:  .venv/bin/python benchmarks/bench_fusion_quality.py [--n 20] [--seed 0]
-Takes about 45 s per item on a 2-core CPU (the conversion of the model, once, adds ~1 min).
+Run (the embedded SmolLM2-135M in NF4, the default):
+    .venv/bin/python -W ignore benchmarks/bench_fusion_quality.py --n 30
+Any pool by spec:
+    ... --pool edge,edge,edge --judge edge
+    ... --pool http://127.0.0.1:8080/v1#m --judge http://127.0.0.1:8080/v1#m
+    ... --modes single,vote --vote-size 5 --n 120 --seed 1
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
+import json
 import os
+import platform
+import random
+import re
 import statistics
 import sys
 import time
-from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from fusionkit.fusion.engine import afuse
-from fusionkit.fusion.result import FusionResult
-from fusionkit.fusion.vote import detect_choices, extract_answer
-from fusionkit.tasks import Task, make_tasks
+import fusionkit as fk
+from fusionkit.tasks import Task, grade, load_quality_items
 
-MAX_TOKENS = 32
-JUDGE_MAX_TOKENS = 64
-
-
-def grade(task: Task, text: str) -> bool:
-    return extract_answer(text, choices=detect_choices(task.prompt)) == task.answer
+KNOWN_MODES = ("vote", "best-of", "merge", "debate")
+DELIMITERS = re.compile(r"<<<|>>>|RESPONSE [A-Z]\b")
+BOOTSTRAP_ROUNDS = 2000
 
 
-async def run_item(edge: Any, task: Task, seed: int) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def fusion_modes() -> tuple[str, ...]:
+    """The fusion modes the library registers (the known four if it says nothing)."""
+    try:
+        from fusionkit import fusion
+
+        modes = tuple(getattr(fusion, "MODES", ()) or ())
+    except ImportError:
+        modes = ()
+    return modes or KNOWN_MODES
+
+
+def build_pool(specs: str, built: dict[str, Any]) -> list[Any]:
+    """Models from a comma-separated spec list; each distinct spec is built once, so a
+    repeated local model is one model (its micro-batcher serves every occurrence)."""
+    pool = []
+    for spec in (s.strip() for s in specs.split(",") if s.strip()):
+        if spec not in built:
+            built[spec] = fk.model(spec)
+        pool.append(built[spec])
+    if not pool:
+        raise SystemExit(f"no model in spec list {specs!r}")
+    return pool
+
+
+def _accepted(**kwargs: Any) -> dict[str, Any]:
+    """Only the keyword arguments ``fusionkit.afuse`` accepts (it is being redesigned)."""
+    params = inspect.signature(fk.afuse).parameters
+    return {k: v for k, v in kwargs.items() if k in params and v is not None}
+
+
+def _answer_kind(task: Task) -> str:
+    return "auto" if task.kind == "choice" else "number"
+
+
+async def run_single(task: Task, model: Any, args: argparse.Namespace) -> dict[str, Any]:
     t = time.perf_counter()
-    c = await edge.acomplete(task.prompt, max_tokens=MAX_TOKENS, temperature=0.0)
-    out["alone"] = {"ok": grade(task, c.text), "s": time.perf_counter() - t}
-    runs: list[tuple[str, list[Any], Any, str, dict[str, Any]]] = [
-        ("vote x5", [edge] * 5, None, "vote", {}),
-        ("best-of x3", [edge] * 3, edge, "best-of", {}),
-        ("debate x3", [edge] * 3, edge, "debate", {"rounds": 2}),
-    ]
-    for name, pool, judge, mode, extra in runs:
-        r: FusionResult = await afuse(
-            task.prompt,
-            pool,
-            judge,
-            mode,
-            max_tokens=MAX_TOKENS,
-            judge_max_tokens=JUDGE_MAX_TOKENS,
-            seed=seed,
-            **extra,
+    try:
+        c = await model.acomplete(
+            task.prompt, max_tokens=args.max_tokens, temperature=0.0, cache=args.cache
         )
-        out[name] = {
-            "ok": grade(task, r.answer),
-            "s": r.timings.total_s,
-            "fallback": r.judgment.fallback,
-            "oracle": any(grade(task, c.text) for c in r.candidates),
-            "rounds": max(len(r.rounds) - 1, 0),
-        }
-    return out
+        text, error = c.text, None
+    except fk.FusionkitError as exc:
+        text, error = "", f"{type(exc).__name__}: {exc}"
+    extracted, ok = grade(task, text)
+    return {
+        "answer": text,
+        "extracted": extracted,
+        "correct": ok,
+        "seconds": time.perf_counter() - t,
+        "error": error,
+        "candidates": None,
+    }
 
 
-async def main_async(n: int, seed: int) -> None:
-    from fusionkit.models.local.embedded import edge_model
-
+async def run_fusion(
+    task: Task, mode: str, pool: list[Any], judge: Any, seed: int, args: argparse.Namespace
+) -> dict[str, Any]:
     t = time.perf_counter()
-    edge = edge_model(cache=False, device="cpu", progress=False)
-    print(f"model: {edge!r}, loaded in {time.perf_counter() - t:.0f} s", flush=True)
-    tasks = make_tasks(n, seed=seed)
-    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    kinds: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
-    for i, task in enumerate(tasks):
-        res = await run_item(edge, task, seed * 1000 + i * 10)
-        for name, row in res.items():
-            rows[name].append(row)
-            kinds[name][task.kind].append(row["ok"])
-        marks = " ".join(f"{k}={'Y' if v['ok'] else 'n'}" for k, v in res.items())
-        print(f"[{i + 1}/{n}] {task.id} ({task.answer}): {marks}", flush=True)
-    print(
-        f"\n{n} tasks (seed {seed}: {sum(t.kind == 'arithmetic' for t in tasks)} arithmetic, "
-        f"{sum(t.kind == 'choice' for t in tasks)} multiple choice), max_tokens={MAX_TOKENS}, "
-        f"judge_max_tokens={JUDGE_MAX_TOKENS}\n"
+    kwargs = _accepted(
+        max_tokens=args.max_tokens,
+        judge_max_tokens=args.judge_max_tokens,
+        temperature=args.temperature,
+        seed=seed,
+        rounds=args.rounds if mode == "debate" else None,
+        extract=_answer_kind(task),
+        cache=args.cache,
+        progress=False,
     )
-    print(
-        "| method | accuracy | arithmetic | multiple choice | oracle (any candidate right) "
-        "| judge fallback | mean s / item | median s / item |"
+    try:
+        r = await fk.afuse(task.prompt, pool, judge, mode, **kwargs)
+    except fk.FusionkitError as exc:
+        return {
+            "answer": "",
+            "extracted": None,
+            "correct": False,
+            "seconds": time.perf_counter() - t,
+            "error": f"{type(exc).__name__}: {exc}",
+            "candidates": [],
+        }
+    seconds = time.perf_counter() - t
+    extracted, ok = grade(task, r.answer)
+    candidates = []
+    for c in r.candidates:
+        c_text = c.text if getattr(c, "ok", True) else ""
+        c_extracted, c_ok = grade(task, c_text)
+        candidates.append({"text": c_text, "extracted": c_extracted, "correct": c_ok})
+    judgment = getattr(r, "judgment", None)
+    return {
+        "answer": r.answer,
+        "extracted": extracted,
+        "correct": ok,
+        "seconds": seconds,
+        "error": None,
+        "candidates": candidates,
+        "method": getattr(judgment, "method", None),
+        "fallback": bool(getattr(judgment, "fallback", False)),
+        "fallback_reason": getattr(judgment, "fallback_reason", None),
+        "tie_break": getattr(judgment, "tie_break", None),
+        "votes": getattr(judgment, "votes", None),
+    }
+
+
+# -- statistics -----------------------------------------------------------------------------
+
+
+def _percentile(values: list[float], q: float) -> float:
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def bootstrap(
+    columns: Sequence[Sequence[float]], stat: Any, rounds: int, rng: random.Random
+) -> tuple[float | None, float | None]:
+    """95 % percentile interval of ``stat(*columns)`` over items resampled with
+    replacement; the columns are resampled together (paired). Rounds where the statistic
+    is undefined (None) are dropped."""
+    n = len(columns[0])
+    values = []
+    for _ in range(rounds):
+        idx = [rng.randrange(n) for _ in range(n)]
+        v = stat(*[[col[i] for i in idx] for col in columns])
+        if v is not None:
+            values.append(v)
+    if len(values) < rounds // 2:
+        return None, None
+    return _percentile(values, 0.025), _percentile(values, 0.975)
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _efficiency(fused: Sequence[float], single: Sequence[float], oracle: Sequence[float]):
+    gap = _mean(oracle) - _mean(single)
+    return None if gap <= 0 else (_mean(fused) - _mean(single)) / gap
+
+
+def summarise(records: list[dict[str, Any]], modes: list[str], rounds: int, seed: int):
+    rng = random.Random(seed)
+    single = (
+        [float(r["modes"]["single"]["correct"]) for r in records] if "single" in modes else None
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, items in rows.items():
-        acc = sum(r["ok"] for r in items) / len(items)
-        per_kind = []
-        for kind in ("arithmetic", "choice"):
-            v = kinds[name][kind]
-            per_kind.append(f"{sum(v)}/{len(v)}" if v else "—")
-        oracle = f"{sum(r['oracle'] for r in items)}/{len(items)}" if "oracle" in items[0] else "—"
-        fb = (
-            f"{sum(r['fallback'] for r in items)}/{len(items)}"
-            if name in ("best-of x3", "debate x3")
+    rows = []
+    for mode in modes:
+        res = [r["modes"][mode] for r in records]
+        ok = [float(x["correct"]) for x in res]
+        row: dict[str, Any] = {"mode": mode, "n": len(ok), "correct": int(sum(ok))}
+        row["accuracy"] = _mean(ok)
+        row["accuracy_ci"] = bootstrap([ok], _mean, rounds, rng)
+        by_kind = {}
+        for kind in ("arithmetic", "word", "choice"):
+            k_ok = [o for o, r in zip(ok, records, strict=True) if r["kind"] == kind]
+            if k_ok:
+                by_kind[kind] = f"{int(sum(k_ok))}/{len(k_ok)}"
+        row["by_kind"] = by_kind
+        if mode != "single":
+            oracle = [float(any(c["correct"] for c in x["candidates"] or [])) for x in res]
+            row["oracle"] = _mean(oracle)
+            row["oracle_ci"] = bootstrap([oracle], _mean, rounds, rng)
+            if single is not None:
+                diff = [a - b for a, b in zip(ok, single, strict=True)]
+                row["vs_single"] = _mean(diff)
+                row["vs_single_ci"] = bootstrap([diff], _mean, rounds, rng)
+                row["efficiency"] = _efficiency(ok, single, oracle)
+                row["efficiency_ci"] = bootstrap([ok, single, oracle], _efficiency, rounds, rng)
+            row["fallbacks"] = sum(bool(x.get("fallback")) for x in res)
+        row["delimiters"] = sum(bool(DELIMITERS.search(x["answer"] or "")) for x in res)
+        row["no_answer"] = sum(x["extracted"] is None for x in res)
+        row["errors"] = sum(x["error"] is not None for x in res)
+        secs = [x["seconds"] for x in res]
+        row["median_s"] = statistics.median(secs)
+        row["mean_s"] = statistics.mean(secs)
+        rows.append(row)
+    return rows
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def _ci(ci: tuple[float | None, float | None] | None, signed: bool = False) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return "—"
+    f = "{:+.1f}" if signed else "{:.1f}"
+    return f"[{f.format(100 * ci[0])}, {f.format(100 * ci[1])}]"
+
+
+def markdown(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| mode | accuracy [95 % CI] | vs single, paired (pts) [95 % CI] | oracle (any member "
+        "right) | selection efficiency | arithmetic | word | choice | no answer | delimiters "
+        "in answer | judge fallbacks | median s / item |\n"
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    lines = [head]
+    for r in rows:
+        vs = (
+            f"{100 * r['vs_single']:+.1f} {_ci(r.get('vs_single_ci'), signed=True)}"
+            if "vs_single" in r
             else "—"
         )
-        secs = [r["s"] for r in items]
-        print(
-            f"| {name} | {acc:.0%} ({sum(r['ok'] for r in items)}/{len(items)}) | "
-            f"{per_kind[0]} | {per_kind[1]} | {oracle} | {fb} | {statistics.mean(secs):.1f} | "
-            f"{statistics.median(secs):.1f} |"
+        eff = r.get("efficiency")
+        eff_s = "—" if eff is None else f"{eff:+.2f} {_ci2(r.get('efficiency_ci'))}"
+        oracle = f"{_pct(r['oracle'])} {_ci(r.get('oracle_ci'))}" if "oracle" in r else "—"
+        k = r["by_kind"]
+        lines.append(
+            f"| {r['mode']} | {_pct(r['accuracy'])} ({r['correct']}/{r['n']}) "
+            f"{_ci(r['accuracy_ci'])} | {vs} | {oracle} | {eff_s} | {k.get('arithmetic', '—')} "
+            f"| {k.get('word', '—')} | {k.get('choice', '—')} | {r['no_answer']} "
+            f"| {r['delimiters']} | {r.get('fallbacks', '—')} | {r['median_s']:.1f} |"
         )
-    rounds = [r["rounds"] for r in rows["debate x3"]]
-    print(
-        f"\ndebate revision rounds per item: mean {statistics.mean(rounds):.2f} of 2; "
-        f"{sum(r < 2 for r in rounds)}/{len(rounds)} items stopped early because the "
-        "extracted answers agreed"
+    return "\n".join(lines)
+
+
+def _ci2(ci: tuple[float | None, float | None] | None) -> str:
+    if not ci or ci[0] is None or ci[1] is None:
+        return ""
+    return f"[{ci[0]:+.2f}, {ci[1]:+.2f}]"
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    available = fusion_modes()
+    modes = (
+        [m.strip() for m in args.modes.split(",") if m.strip()]
+        if args.modes
+        else [
+            "single",
+            *available,
+        ]
     )
+    unknown = [m for m in modes if m != "single" and m not in available]
+    if unknown:
+        raise SystemExit(f"unknown mode(s) {unknown}; this fusionkit has {list(available)}")
+    built: dict[str, Any] = {}
+    t = time.perf_counter()
+    pool = build_pool(args.pool, built)
+    vote_pool = (pool * args.vote_size)[: args.vote_size] if args.vote_size > 0 else pool
+    judge = build_pool(args.judge, built)[0] if args.judge else None
+    print(f"models ready in {time.perf_counter() - t:.0f} s: {sorted(built)}", flush=True)
+    tasks = load_quality_items(args.items, n=args.n)
+    sem = asyncio.Semaphore(args.concurrency)
+    records: list[dict[str, Any]] = [
+        {
+            "id": task.id,
+            "kind": task.kind,
+            "difficulty": task.difficulty,
+            "expected": task.answer,
+            "prompt": task.prompt,
+            "modes": {},
+        }
+        for task in tasks
+    ]
+    done = 0
+    started = time.perf_counter()
+
+    async def one(i: int, task: Task, mode: str) -> None:
+        nonlocal done
+        seed = args.seed * 1_000_003 + i * 101
+        async with sem:
+            if mode == "single":
+                res = await run_single(task, pool[0], args)
+            else:
+                members = vote_pool if mode == "vote" else pool
+                res = await run_fusion(task, mode, members, judge, seed, args)
+        records[i]["modes"][mode] = res
+        done += 1
+        print(
+            f"[{done}/{len(tasks) * len(modes)}] {task.id} {mode}: "
+            f"{'Y' if res['correct'] else 'n'} ({res['extracted']!r} vs {task.answer!r}) "
+            f"{res['seconds']:.1f} s" + (f" ERROR {res['error']}" if res["error"] else ""),
+            flush=True,
+        )
+
+    await asyncio.gather(*(one(i, t, m) for i, t in enumerate(tasks) for m in modes))
+    wall = time.perf_counter() - started
+    rows = summarise(records, modes, args.bootstrap, args.seed)
+    table = markdown(rows)
+    config = {
+        "argv": sys.argv,
+        "date_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "fusionkit": getattr(fk, "__version__", "?"),
+        "pool": args.pool,
+        "vote_pool": [repr(m) for m in vote_pool],
+        "judge": args.judge,
+        "modes": modes,
+        "n": len(tasks),
+        "seed": args.seed,
+        "max_tokens": args.max_tokens,
+        "judge_max_tokens": args.judge_max_tokens,
+        "temperature": args.temperature,
+        "rounds": args.rounds,
+        "concurrency": args.concurrency,
+        "bootstrap_rounds": args.bootstrap,
+        "wall_s": wall,
+        "models": {spec: repr(m) for spec, m in built.items()},
+        "items": str(args.items or "committed quality items"),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"config": config, "summary": rows, "items": records}
+    out.with_suffix(".json").write_text(json.dumps(payload, indent=1, default=str))
+    note = (
+        f"{len(tasks)} items, pool `{args.pool}`, vote pool of {len(vote_pool)}, "
+        f"judge `{args.judge}`, seed {args.seed}, max_tokens {args.max_tokens}, judge "
+        f"max_tokens {args.judge_max_tokens}, concurrency {args.concurrency}; wall "
+        f"{wall:.0f} s ({wall / max(len(tasks), 1):.1f} s per item, all modes)."
+    )
+    out.with_suffix(".md").write_text(f"{note}\n\n{table}\n")
+    print(f"\n{note}\n\n{table}\n\nwrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=30, help="first N committed items (default 30)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--modes", default=None, help="comma list; default single + every mode")
+    ap.add_argument("--pool", default="edge,edge,edge", help="comma-separated model specs")
+    ap.add_argument(
+        "--vote-size",
+        type=int,
+        default=5,
+        help="members of the vote pool: the pool repeated to this size (0: the pool)",
+    )
+    ap.add_argument("--judge", default="edge", help="judge spec ('' for none)")
+    ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--judge-max-tokens", type=int, default=96)
+    ap.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help="members' temperature (default: the library's choice)",
+    )
+    ap.add_argument("--rounds", type=int, default=2, help="debate rounds")
+    ap.add_argument("--concurrency", type=int, default=4, help="fusions in flight at once")
+    ap.add_argument("--cache", action="store_true", help="use the response cache")
+    ap.add_argument("--bootstrap", type=int, default=BOOTSTRAP_ROUNDS)
+    ap.add_argument("--items", default=None, help="a JSON-lines task file instead")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    ap.add_argument(
+        "--out",
+        default=f"reports/quality/quality-{stamp}",
+        help="output path without suffix (.json and .md are written)",
+    )
+    args = ap.parse_args(argv)
+    return args
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--n", type=int, default=20)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs", flush=True)
-    asyncio.run(main_async(args.n, args.seed))
+    args = parse_args()
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; {vars(args)}", flush=True)
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":
