@@ -12,14 +12,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._sync import run_sync
+from ._version import __version__
 from .cache import ResponseCache
 from .errors import *  # noqa: F403
 from .errors import __all__ as _errors_all
 from .models.base import Model
 from .models.fake import FakeModel
 from .types import Completion, Message, Request, Usage
-
-__version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first access)
 _LAZY: dict[str, str] = {
@@ -108,8 +107,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .fusion.vote import extract_answer
     from .models.local import LocalModel
     from .models.local.embedded import edge_model, embedded_model_path
-    from .models.openai import OpenAICompatModel
-    from .models.openai import PriceTable
+    from .models.openai import OpenAICompatModel, PriceTable
     from .models.specs import model
     from .panel.compare import Decision, acompare, compare
     from .panel.personas import DEFAULT_PERSONAS
