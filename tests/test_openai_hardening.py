@@ -304,10 +304,16 @@ def test_client_is_created_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -
 
 
 EXIT_SCRIPT = """
+import gc, time
 from fusionkit.models.openai import OpenAICompatModel
 from fusionkit.testing import FakeOpenAIServer
 
 srv = FakeOpenAIServer().start()
+dropped = OpenAICompatModel("d", base_url=srv.base_url, cache=False)
+dropped.complete("x")
+del dropped  # a notebook cell run again: the old model is dropped without close()
+gc.collect()
+time.sleep(0.2)
 model = OpenAICompatModel("m", base_url=srv.base_url, cache=False)
 print(model.complete("hello there").text)
 print(model.complete("and again").text)
@@ -315,7 +321,7 @@ print(model.complete("and again").text)
 """
 
 
-def test_sync_api_without_close_leaves_no_resource_warnings() -> None:
+def test_models_never_closed_leave_no_resource_warnings() -> None:
     out = subprocess.run(
         [sys.executable, "-X", "dev", "-W", "always::ResourceWarning", "-c", EXIT_SCRIPT],
         capture_output=True,

@@ -12,7 +12,8 @@ Two details matter to users:
 * A script that uses the sync API and never calls ``close()`` would print "unclosed
   transport" ResourceWarnings at exit. An :mod:`atexit` hook closes every open client
   on its loop; it is registered after :mod:`fusionkit._sync`'s hook (which stops the
-  background loop) and therefore runs before it.
+  background loop) and therefore runs before it. A model dropped without ``close()``
+  (a notebook cell run again) has its clients closed by :meth:`ClientPool.close_soon`.
 """
 
 from __future__ import annotations
@@ -92,6 +93,16 @@ class ClientPool:
                 except (asyncio.TimeoutError, RuntimeError, httpx.HTTPError):
                     pass
             # A stopped loop's sockets close with it; nothing to await there.
+
+    def close_soon(self) -> None:
+        """Schedule every client's close on its loop without waiting (a model was dropped)."""
+        for loop, client in self._take_all():
+            if client.is_closed or loop.is_closed() or not loop.is_running():
+                continue
+            try:
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+            except RuntimeError:  # the loop closed meanwhile
+                pass
 
     def close_blocking(self, timeout: float = 2.0) -> None:
         """Close every client whose loop still runs, from outside the loops (at exit)."""

@@ -39,10 +39,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import dataclasses
+import functools
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
@@ -233,7 +235,19 @@ class OpenAICompatModel(Model):
         # Index into structured.LEVELS; only ever goes down (see _step_down).
         self._format_level = 0
         self._format_lock = threading.Lock()
-        self._clients = ClientPool(self._new_client)
+        # The factory holds no reference to the model, so a model dropped without close()
+        # is collected, and the pool's finalizer closes its clients on their loops.
+        self._clients = ClientPool(
+            functools.partial(
+                _new_client,
+                timeout=self.timeout,
+                limit=max_concurrency,
+                headers=dict(self._headers),
+                transport=transport,
+                warm=self._pricer.warm,
+            )
+        )
+        weakref.finalize(self, self._clients.close_soon)
 
     # -- identity -------------------------------------------------------------------------
 
@@ -364,19 +378,6 @@ class OpenAICompatModel(Model):
 
     # -- the connection ---------------------------------------------------------------------------
 
-    def _new_client(self) -> httpx.AsyncClient:
-        # Runs in a worker thread: creating the client loads the SSL context.
-        limit = self.max_concurrency
-        client = httpx.AsyncClient(
-            timeout=self.timeout,
-            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
-            headers=self._headers,
-            transport=self._transport,
-            follow_redirects=False,
-        )
-        self._pricer.warm()
-        return client
-
     def _request_headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json, text/event-stream"}
         if self._auth is not None:
@@ -437,3 +438,23 @@ class OpenAICompatModel(Model):
             )
             await self._sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _new_client(
+    *,
+    timeout: httpx.Timeout,
+    limit: int | None,
+    headers: dict[str, str],
+    transport: httpx.AsyncBaseTransport | None,
+    warm: Callable[[], None],
+) -> httpx.AsyncClient:
+    # Runs in a worker thread: creating the client loads the SSL context (~0.25 s).
+    client = httpx.AsyncClient(
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
+        headers=headers,
+        transport=transport,
+        follow_redirects=False,
+    )
+    warm()  # the price database, also off the loop
+    return client
