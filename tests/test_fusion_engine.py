@@ -561,7 +561,7 @@ def test_bad_input_fails_before_any_model_is_called(kwargs: dict, needle: str) -
 
 
 def test_modes_are_listed() -> None:
-    assert MODES == ("best-of", "merge", "debate", "vote")
+    assert MODES == ("best-of", "merge", "debate", "vote", "cascade")
     r = fuse(Q, pool3(), mode="majority")  # alias
     assert r.mode == "vote"
 

@@ -72,7 +72,7 @@ def first_only() -> Mode:
 
 
 def test_builtin_modes_are_registered_with_their_aliases() -> None:
-    assert [m.name for m in M.all_modes()] == ["best-of", "merge", "debate", "vote"]
+    assert [m.name for m in M.all_modes()] == ["best-of", "merge", "debate", "vote", "cascade"]
     assert M.get_mode("Best_Of").name == "best-of"
     assert M.get_mode(" majority ").name == "vote"
     assert M.DEFAULT_MODE == "best-of" and M.NEEDS_JUDGE == ("best-of", "merge", "debate")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ...errors import InvalidRequestError
 from .base import Collected, Mode
 from .best_of import BestOf
+from .cascade import Cascade
 from .debate import Debate
 from .merge import Merge
 from .vote import Vote
@@ -47,7 +48,7 @@ def register(mode: Mode) -> Mode:
     return mode
 
 
-_BUILTIN = (BestOf(), Merge(), Debate(), Vote())
+_BUILTIN = (BestOf(), Merge(), Debate(), Vote(), Cascade())
 for _mode in _BUILTIN:
     register(_mode)
 
