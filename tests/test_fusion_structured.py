@@ -63,18 +63,23 @@ def test_merge_analysis_is_schema_d_and_the_synthesis_is_capped_and_cleaned() ->
         "The answer is 42 because six sevens make 42.\n"
         "<<<END OF RESPONSE A>>>\n<<<RESPONSE B>>>"
     )
+    echo = "<<<RESPONSE C>>\n" + echo  # a small model opens by echoing a block header
 
     def judge_reply(request: Request) -> object:
         return analysis if request.schema is not None else echo
 
     judge = FakeModel("judge", judge_reply)
     r = fuse(
-        Q, [FakeModel("a", "42"), FakeModel("b", "41")], judge=judge, mode="merge", max_tokens=40
+        Q,
+        [FakeModel("a", "42"), FakeModel("b", "41")],
+        judge=judge,
+        mode="merge",
+        judge_max_tokens=40,
     )
     first, second = judge.calls
     assert first.schema is not None and first.schema.json == J.ANALYSIS_SCHEMA
     assert second.schema is None
-    assert "<<<" in second.stop and second.max_tokens == 40
+    assert "<<<END" in second.stop and second.max_tokens == 40
     assert r.answer == "The answer is 42 because six sevens make 42."
     assert r.judgment.analysis is not None
     assert r.judgment.analysis.blind_spots == ("no working shown",)
@@ -83,6 +88,8 @@ def test_merge_analysis_is_schema_d_and_the_synthesis_is_capped_and_cleaned() ->
 def test_clean_synthesis_drops_loops_and_delimiters_but_keeps_short_repeats() -> None:
     text = "Yes.\nYes.\nParis is the capital. Paris is the capital. It is big.\n<<<ANALYSIS>>>"
     assert J.clean_synthesis(text) == "Yes.\nYes.\nParis is the capital. It is big."
+    assert J.clean_synthesis("<<<END OF RESPONSE B>>\n\n<<<RESPONSE A>>") == ""
+    assert J.parse_synthesis("<<<RESPONSE A>>\n") == (None, "the reply holds only delimiters")
 
 
 def test_vote_tie_break_asks_with_the_verdict_schema() -> None:

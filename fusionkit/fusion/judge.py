@@ -4,7 +4,9 @@ Why the prompts look the way they do:
 
 - **Written for small models.** The default judge is a 135M model: each prompt is short,
   says one thing to do, and shows ONE worked example of the answer; no nested
-  instructions. The answer's JSON Schema (:mod:`.verdicts`) is sent with the request, so
+  instructions. A small model copies its example, so the example's labels (P, Q) are not
+  the candidates' and its words are generic: a copied example can neither pick a
+  candidate nor put a made-up fact into merge's analysis. The answer's JSON Schema (:mod:`.verdicts`) is sent with the request, so
   a backend that constrains decoding can only write a valid verdict.
 - **Anonymous, shuffled.** Candidates are labelled by position (``Response A``, ``B``,
   ...) after a seeded shuffle, so the judge never sees a model's name and a model's pool
@@ -83,9 +85,9 @@ _JUDGE_SYSTEM = (
 
 _BEST_OF_TASK = (
     "Score each response from 0 (wrong) to 10 (correct and helpful), then pick the best.\n"
-    "Example answer, for another question with two responses:\n"
-    '{{"reason": "B gives the right total; A adds wrongly.", "scores": {{"A": 2, "B": 9}}, '
-    '"winner": "B"}}\n'
+    "Example answer, for another question with two responses P and Q:\n"
+    '{{"reason": "Q is correct and clear; P is wrong.", "scores": {{"P": 2, "Q": 9}}, '
+    '"winner": "Q"}}\n'
     "Now answer for responses {labels} with one JSON object like the example."
 )
 
@@ -94,8 +96,8 @@ _ANALYSIS_TASK = (
     "(contradictions), correct points only one of them makes (unique_insights) and what "
     "they all missed (blind_spots). Use [] for an empty list.\n"
     "Example answer, for another question:\n"
-    '{"consensus": ["Paris is the capital"], "contradictions": ["A says 1990, B says '
-    '1991"], "unique_insights": [], "blind_spots": ["no source is given"]}\n'
+    '{"blind_spots": ["what all of them missed"], "consensus": ["the point they share"], '
+    '"contradictions": ["where two of them disagree"], "unique_insights": []}\n'
     "Now answer with one JSON object like the example."
 )
 

@@ -51,16 +51,20 @@ async def judge_call(
         messages: The prompt.
         schema: The JSON Schema the reply must satisfy (constrained where the backend can).
         stop: Stop strings.
-        max_tokens: Token limit (default: the plan's ``judge_max_tokens``).
+        max_tokens: Token limit (default: the plan's ``judge_max_tokens``); with a
+            schema, at least what the schema needs (:func:`~.verdicts.min_tokens`).
 
     Returns:
         The record, and the reply for :func:`fusionkit.asking.ask`.
     """
     plan = run.plan
     assert plan.judge is not None
+    limit = max_tokens or plan.judge_max_tokens
+    if schema is not None:
+        limit = max(limit, V.min_tokens(schema))
     request = build_request(
         list(messages),
-        max_tokens=max_tokens or plan.judge_max_tokens,
+        max_tokens=limit,
         temperature=0.0,
         seed=plan.seed,
         stop=list(stop) or None,

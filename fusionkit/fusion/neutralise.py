@@ -26,8 +26,10 @@ __all__ = [
 
 #: Longer candidate texts are cut (with a marker) before they reach the judge.
 MAX_CANDIDATE_CHARS = 6000
-#: What opens every delimiter in a judge prompt (a stop string for free-text judge replies).
-DELIMITER = "<<<"
+#: What opens every closing delimiter in a judge prompt: the stop string of free-text judge
+#: replies. Not the bare ``<<<``: a small model often OPENS its reply by echoing a block
+#: header, and would stop before writing anything.
+DELIMITER = "<<<END"
 
 # -- reading labels back ---------------------------------------------------------------------------------
 
@@ -122,12 +124,16 @@ def question_block(question: str, labels: Sequence[str] = ()) -> str:
     return f"<<<QUESTION>>>\n{neutralise(question, labels).strip()}\n<<<END OF QUESTION>>>"
 
 
-_REAL_DELIMITER = re.compile(r"<<<[^<>\n]{0,60}>>>")
+_ECHOED_DELIMITER = re.compile(
+    r"(?im)^[ \t]*(?:<{2,}|‹{2,})[ \t/]*(?:(?:begin|start|end)[ \t_\-]*(?:of[ \t_\-]*)?)?"
+    r"(?:response|question|candidate|answer|analysis)\b[^\n<>]{0,40}(?:>{1,}|›{1,})?[ \t]*$"
+)
 
 
 def strip_delimiters(text: str) -> str:
-    """Remove delimiter lines a judge echoed (``<<<RESPONSE A>>>``, ``[delimiter removed]``)."""
-    out = _REAL_DELIMITER.sub("", text)
+    """Remove delimiters a judge echoed (``<<<RESPONSE A>>>``, ``<<<END OF RESPONSE B>>``,
+    ``[delimiter removed]``): small models often open a free-text reply with one."""
+    out = _ECHOED_DELIMITER.sub("", text)
     out = _FAKE_DELIMITER.sub("", out)
     out = out.replace("[delimiter removed]", "")
     return re.sub(r"\n{3,}", "\n\n", out).strip()

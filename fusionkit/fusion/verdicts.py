@@ -27,6 +27,7 @@ __all__ = [
     "SYNTHESIS_SHAPE",
     "Verdict",
     "analysis_schema",
+    "min_tokens",
     "best_of_schema",
     "best_of_shape",
     "clean_synthesis",
@@ -39,10 +40,10 @@ __all__ = [
 
 #: The longest ``reason`` a schema'd verdict may hold: a small model given room to
 #: explain at length runs out of tokens before it names the winner.
-REASON_MAX_CHARS = 160
+REASON_MAX_CHARS = 100
 #: Items per analysis section, and characters per item (same reason).
-ANALYSIS_ITEMS = 3
-ANALYSIS_ITEM_CHARS = 120
+ANALYSIS_ITEMS = 2
+ANALYSIS_ITEM_CHARS = 80
 _SECTIONS = ("consensus", "contradictions", "unique_insights", "blind_spots")
 
 
@@ -67,6 +68,19 @@ def best_of_schema(labels: Sequence[str]) -> dict[str, Any]:
         "required": ["reason", "scores", "winner"],
         "additionalProperties": False,
     }
+
+
+def min_tokens(schema: Mapping[str, Any]) -> int:
+    """Tokens a reply in this schema may need (a reply cut off is unreadable by construction).
+
+    A rough bound, about 3 characters a token: the longest strings the schema allows
+    plus its punctuation. Judge calls with a schema get at least this many tokens.
+    """
+    if schema.get("title") == "analysis":
+        per = ANALYSIS_ITEMS * (ANALYSIS_ITEM_CHARS + 4)
+        return (len(_SECTIONS) * (per + 20)) // 3 // 2  # sections are rarely all full
+    labels = len(schema.get("properties", {}).get("scores", {}).get("properties", {}))
+    return (REASON_MAX_CHARS + 40 + 10 * labels) // 3
 
 
 def analysis_schema() -> dict[str, Any]:

@@ -53,10 +53,9 @@ class Merge(Mode):
             lambda reply: J.parse_synthesis(reply.text),
             J.SYNTHESIS_SHAPE,
             # Free text: a small model may echo the prompt's delimiters and carry on as if
-            # writing another block, or loop. Stop at a delimiter, cap the length at a
-            # member's answer, and clean what comes back (parse_synthesis).
+            # writing another block, or loop. Stop at a closing delimiter and clean what
+            # comes back (parse_synthesis); the length is capped by judge_max_tokens.
             stop=(J.DELIMITER,),
-            max_tokens=run.plan.members[0].request.max_tokens,
         )
         note = (
             None
