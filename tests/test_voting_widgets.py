@@ -388,3 +388,18 @@ def test_share_writes_current_state_and_drops_dead_views(
     (only,) = saved.cells[0].outputs
     assert "<td>1</td><td>0</td>" in only["data"]["text/html"]
     assert "widgets" not in saved.metadata
+
+
+def test_console_snapshot_shows_the_finished_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fusionkit.widgets.console import FusionConsole
+
+    shown = _Displays(monkeypatch)
+    console = FusionConsole(
+        [FakeModel("m1", "forty-two"), FakeModel("m2", "forty-two")], prompt="6 x 7?"
+    )
+    console._ipython_display_()
+    snap = shown.outputs[1]
+    assert "forty-two" not in snap["text/html"]
+    console.run()
+    console.wait(30)
+    assert "forty-two" in snap["text/html"]  # not "Ready" after a run

@@ -94,12 +94,13 @@ def _live_style(snapshot_id: str) -> str:
 
 
 def _dead_view_style(snapshot_id: str) -> str:
-    # In JupyterLab a widget view with no model behind it (a reopened notebook) is a node
-    # with the class jupyter-widgets and only the error text in it; a live view has child
-    # elements. Hide only the dead view right before this snapshot.
+    # In JupyterLab a widget view with no model behind it (a reopened notebook) gets the
+    # class jupyter-widgets on the output node itself, holding only the error text; a live
+    # view's output node does not (its child view does). Hide only the dead view right
+    # before this snapshot. (:has() cannot nest, hence the class test, not :not(:has(*)).)
     return (
         "<style>.jp-OutputArea-child:has(+ .jp-OutputArea-child "
-        f".fk-snap-{snapshot_id}):has(> .jp-OutputArea-output.jupyter-widgets:not(:has(*)))"
+        f".fk-snap-{snapshot_id}):has(> .jp-OutputArea-output.jupyter-widgets)"
         "{display:none}</style>"
     )
 

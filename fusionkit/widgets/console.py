@@ -339,6 +339,7 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
         finally:
             self._set_busy(False)
             self._done.set()
+            self.refresh_snapshot()  # the shared notebook shows this run, not "Ready"
 
     # -- rendering ----------------------------------------------------------------------------------
 
