@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .._sync import run_sync
 from ..errors import InvalidRequestError
+from .evidence import Evidence, evidence_section
 from .progress import PanelProgress, ProgressLike, check_progress
 from .types import PanelResult, ToolCard, safe_url
 
@@ -152,6 +153,8 @@ class Decision:
         votes_a: Community tally of ``a`` (None when no vote store was given).
         votes_b: Community tally of ``b``.
         title: The page title.
+        evidence: Measured figures (:class:`~.evidence.Evidence`), shown as their own
+            section after the summary; None shows none.
     """
 
     a: ToolCard
@@ -161,6 +164,7 @@ class Decision:
     votes_a: Tally | None = None
     votes_b: Tally | None = None
     title: str = ""
+    evidence: Evidence | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.a, ToolCard) or not isinstance(self.b, ToolCard):
@@ -345,7 +349,8 @@ class Decision:
             "class_a": _verdict_class(self.panel_a),
             "class_b": _verdict_class(self.panel_b),
         }
-        return [render(f"panel_decision_{name}.html", **context) for name in SECTIONS]
+        out = [render(f"panel_decision_{name}.html", **context) for name in SECTIONS]
+        return out[:1] + [evidence_section(self.evidence)] + out[1:] if self.evidence else out
 
     def _repr_html_(self) -> str:
         from ..render.html import render, safe
@@ -416,6 +421,7 @@ async def acompare(
     *,
     title: str | None = None,
     progress: ProgressLike = True,
+    evidence: Evidence | None = None,
 ) -> Decision:
     """Build the decision page for two tools.
 
@@ -429,6 +435,9 @@ async def acompare(
         progress: Show each persona review as it finishes (a bar in a notebook, lines on
             stderr in a terminal); False silences it; a callable
             ``progress(label, done, total)`` receives the events instead.
+        evidence: Measured figures for a section of their own (accuracy with intervals,
+            cost per 1,000 prompts, latency, a recommendation computed from them), e.g.
+            ``evaluation.evidence(a="edge alone", b="cascade")``; None shows none.
 
     Returns:
         A :class:`Decision`, which renders itself in a notebook and saves as a page.
@@ -445,6 +454,7 @@ async def acompare(
             "(names key the votes and the columns)."
         )
     _check_args(panel, votes, title, progress)
+    evidence = _check_evidence(evidence)
     # Read the tallies first: a broken store fails before any model call is spent.
     votes_a, votes_b = Tally.read(votes, a.name), Tally.read(votes, b.name)
     panel_a = panel_b = None
@@ -472,6 +482,16 @@ async def acompare(
         votes_a=votes_a,
         votes_b=votes_b,
         title=title or "",
+        evidence=evidence,
+    )
+
+
+def _check_evidence(evidence: object) -> Evidence | None:
+    if evidence is None or isinstance(evidence, Evidence):
+        return evidence
+    raise InvalidRequestError(
+        "compare(evidence=...) takes an Evidence, e.g. evaluation.evidence(a='edge alone', "
+        f"b='cascade'), or None; got {type(evidence).__name__}."
     )
 
 
@@ -483,6 +503,7 @@ def compare(
     *,
     title: str | None = None,
     progress: ProgressLike = True,
+    evidence: Evidence | None = None,
 ) -> Decision:
     """Sync twin of :func:`acompare`; works inside Jupyter's running loop."""
-    return run_sync(acompare(a, b, panel, votes, title=title, progress=progress))
+    return run_sync(acompare(a, b, panel, votes, title=title, progress=progress, evidence=evidence))
