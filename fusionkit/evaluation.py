@@ -18,16 +18,32 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._sync import sync_twin
+from .checks import CHECKS, Checker, check_answer, check_checker, tasks_from_frame
 from .errors import FusionkitError, InvalidRequestError, describe_error
 from .fusion.prepare import SELF_MOA_TEMPERATURE
 from .models.base import Model
-from .tasks import Task, grade
+from .tasks import Task
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["Condition", "Evaluation", "aevaluate", "evaluate", "standard_conditions"]
+    from .fusion.calibrate import Calibration
+    from .panel.evidence import Evidence
+
+__all__ = [
+    "CHECKS",
+    "Condition",
+    "Evaluation",
+    "acalibrate",
+    "aevaluate",
+    "calibrate",
+    "cascade_condition",
+    "check_answer",
+    "evaluate",
+    "standard_conditions",
+    "tasks_from_frame",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +80,8 @@ class Condition:
         """A short description of the work per task (for tables)."""
         if self.mode == "single":
             return "1 call"
+        if self.mode == "cascade":
+            return f"edge, then {len(self.pool)} members when unsure"
         judge = " + judge" if self.judge is not None else ""
         return f"{len(self.pool)} members{judge}"
 
@@ -231,9 +249,46 @@ class Evaluation:
         plt.close(fig)  # returned, not shown: a notebook cell displays it exactly once
         return fig
 
+    # -- intervals, the Pareto plot and the decision page's evidence (issue 12) ----------
 
-async def _run_one(task: Task, cond: Condition, max_tokens: int) -> dict[str, Any]:
+    def table(
+        self, baseline: str | None = None, *, n_boot: int = 2000, seed: int = 0
+    ) -> pd.DataFrame:
+        """One row per condition: accuracy with its 95 % bootstrap interval, the paired
+        difference against ``baseline`` (default: the first condition) with its interval,
+        tokens, cost (and per 1,000 prompts), median and p90 latency, escalation share.
+
+        See :func:`fusionkit.evaluation_table.condition_table`.
+        """
+        from .evaluation_table import condition_table
+
+        return condition_table(self, baseline, n_boot=n_boot, seed=seed)
+
+    def pareto_plot(self, baseline: str | None = None) -> Figure:
+        """Accuracy (with intervals) against cost and against latency, the Pareto front
+        marked (matplotlib; see :func:`fusionkit.evaluation_table.pareto_plot`)."""
+        from .evaluation_table import pareto_plot
+
+        return pareto_plot(self, baseline)
+
+    def evidence(self, a: str, b: str, *, source: str = "") -> Evidence:
+        """The measured section for ``fk.compare(..., evidence=...)``.
+
+        Args:
+            a: The condition standing for the page's first tool (the baseline).
+            b: The condition standing for the second tool.
+            source: Where the numbers come from (task set, machine), shown on the page.
+        """
+        from .evaluation_table import evidence_from
+
+        return evidence_from(self, a, b, source=source)
+
+
+async def _run_one(
+    task: Task, cond: Condition, max_tokens: int, check: Checker = "auto"
+) -> dict[str, Any]:
     from .fusion.engine import afuse
+    from .fusion.modes.cascade import cascade_of
 
     rec: dict[str, Any] = {
         "task_id": task.id,
@@ -247,6 +302,7 @@ async def _run_one(task: Task, cond: Condition, max_tokens: int) -> dict[str, An
         "tokens": 0,
         "cost_usd": None,
         "cached": 0,
+        "escalated": None,
         "error": None,
         "result": None,
     }
@@ -269,11 +325,13 @@ async def _run_one(task: Task, cond: Condition, max_tokens: int) -> dict[str, An
             rec.update(reply=r.answer, tokens=r.usage.total_tokens, cost_usd=r.cost_usd, result=r)
             rec["latency_s"] = r.timings.total_s
             rec["cached"] = sum(c.cached for c in r.candidates)
+            decision = cascade_of(r)
+            rec["escalated"] = None if decision is None else decision.escalated
     except FusionkitError as exc:
         rec["error"] = describe_error(exc)
         rec["latency_s"] = time.perf_counter() - t0
         return rec
-    rec["extracted"], rec["correct"] = grade(task, rec["reply"])
+    rec["extracted"], rec["correct"] = check_answer(task, rec["reply"], check)
     return rec
 
 
@@ -284,6 +342,7 @@ async def aevaluate(
     max_tokens: int = 16,
     concurrency: int = 16,
     progress: bool | Callable[[str, int, int], None] = True,
+    check: Checker = "auto",
 ) -> Evaluation:
     """Run every task under every condition and grade the answers.
 
@@ -298,6 +357,10 @@ async def aevaluate(
         concurrency: Tasks in flight at once within a condition.
         progress: Show tqdm progress bars (True), nothing (False), or call
             ``progress(condition, done, total)``.
+        check: How a reply is graded against the task's answer: ``"auto"`` (read it
+            like a person, :func:`fusionkit.tasks.grade`), ``"exact"``, ``"numeric"``,
+            ``"contains"``, ``"regex"`` (the answer is the pattern), or a function
+            ``check(reply, answer) -> bool`` (see :func:`check_answer`).
 
     Returns:
         The :class:`Evaluation`.
@@ -312,6 +375,7 @@ async def aevaluate(
     names = [c.name for c in conditions]
     if len(set(names)) != len(names):
         raise InvalidRequestError(f"condition names must be unique, got {names}.")
+    check_checker(check)
     records: list[dict[str, Any]] = []
     wall: dict[str, float] = {}
     memory: dict[str, int | None] = {}
@@ -325,7 +389,7 @@ async def aevaluate(
 
         async def one(task: Task, cond: Condition = cond, bar: Any = bar) -> dict[str, Any]:
             async with sem:
-                rec = await _run_one(task, cond, max_tokens)
+                rec = await _run_one(task, cond, max_tokens, check)
             if bar is not None:
                 bar.update(1)
             return rec
@@ -344,6 +408,9 @@ async def aevaluate(
         order = {t.id: i for i, t in enumerate(tasks)}
         records.extend(sorted(outs, key=lambda r: order[r["task_id"]]))
         models = set(cond.pool) | ({cond.judge} if cond.judge is not None else set())
+        edge = dict(cond.options.get("mode_options") or {}).get("edge")
+        if isinstance(edge, Model):
+            models.add(edge)
         footprints = [getattr(m, "memory_footprint_bytes", None) for m in models]
         memory[cond.name] = (
             None if any(f is None for f in footprints) else sum(int(f) for f in footprints)
@@ -358,3 +425,144 @@ async def aevaluate(
 
 
 evaluate = sync_twin(aevaluate)
+
+
+# -- the cascade as a condition, and its calibration (issue 12) --------------------------------
+
+
+def cascade_condition(
+    edge: Model,
+    pool: Sequence[Model],
+    *,
+    judge: Model | None = None,
+    name: str = "cascade",
+    signals: str | Sequence[str] = "auto",
+    threshold: float | Mapping[str, float] | None = None,
+    escalate_to: str = "auto",
+    **options: Any,
+) -> Condition:
+    """A condition that runs the ``cascade`` mode: the edge answers, the pool when unsure.
+
+    Args:
+        edge: The model that answers first.
+        pool: The escalation pool.
+        judge: The escalation's judge (best-of by default when given, else vote).
+        name: The condition's name.
+        signals: The cascade's confidence signals (see
+            :mod:`fusionkit.fusion.modes.cascade`).
+        threshold: One threshold, or ``{signal: threshold}`` (default thresholds otherwise).
+        escalate_to: The escalation mode.
+        **options: Other cascade options (``samples``, ``combine``, ...) and
+            :func:`fusionkit.afuse` arguments (``temperature``, ``seed``, ...).
+
+    Returns:
+        The :class:`Condition`.
+    """
+    from .fusion.modes.cascade import Cascade
+
+    mode_keys = set(Cascade.option_help)
+    mode_options: dict[str, Any] = {"edge": edge, "signals": signals, "escalate_to": escalate_to}
+    if threshold is not None:
+        mode_options["thresholds"] = threshold
+    fuse_options = {}
+    for key, value in options.items():
+        (mode_options if key in mode_keys else fuse_options)[key] = value
+    return Condition(
+        name,
+        tuple(pool),
+        mode="cascade",
+        judge=judge,
+        options={**fuse_options, "mode_options": mode_options},
+    )
+
+
+async def acalibrate(
+    tasks: Sequence[Task],
+    edge: Model,
+    pool: Sequence[Model],
+    *,
+    judge: Model | None = None,
+    signal: str = "agreement",
+    escalate_to: str = "auto",
+    check: Checker = "auto",
+    max_tokens: int = 16,
+    concurrency: int = 16,
+    unit: str = "auto",
+    **options: Any,
+) -> Calibration:
+    """Run a cascade ONCE over labelled tasks, recording both paths, and sweep thresholds.
+
+    Every task runs with ``record_both=True``: the edge answers and its signal is read,
+    and the pool runs too, so each task records its signal value and whether each path
+    was right. The returned :class:`~fusionkit.fusion.calibrate.Calibration` computes
+    the whole curve (share escalated, accuracy, cost, latency per threshold) from that
+    one run; :meth:`~fusionkit.fusion.calibrate.Calibration.choose` picks the cheapest
+    threshold that reaches a target accuracy. Calls are seeded, so a re-run replays from
+    the response cache where the models cache.
+
+    Args:
+        tasks: Labelled tasks (see :func:`tasks_from_frame`).
+        edge: The model that answers first.
+        pool: The escalation pool.
+        judge: The escalation's judge.
+        signal: The signal to calibrate (``"agreement"``, ``"logprob"``,
+            ``"min_logprob"``, ``"selfcheck"``).
+        escalate_to: The escalation mode.
+        check: How replies are graded (see :func:`check_answer`).
+        max_tokens: Token limit of each answer.
+        concurrency: Tasks in flight at once.
+        unit: Cost as ``"usd"``, ``"tokens"`` or ``"auto"``.
+        **options: Other cascade options (``samples``, ...) and :func:`fusionkit.afuse`
+            arguments.
+
+    Returns:
+        The :class:`~fusionkit.fusion.calibrate.Calibration`.
+
+    Raises:
+        InvalidRequestError: No tasks, an unknown signal or checker.
+    """
+    from .fusion.calibrate import Calibration, CalibrationItem, check_signal, items_from_results
+    from .fusion.engine import afuse
+
+    if not tasks:
+        raise InvalidRequestError("no tasks: calibration needs labelled tasks.")
+    check_signal(signal)
+    check_checker(check)
+    cond = cascade_condition(
+        edge, pool, judge=judge, signals=signal, escalate_to=escalate_to, **options
+    )
+    mode_options = {**cond.options["mode_options"], "record_both": True}
+    fuse_options = {k: v for k, v in cond.options.items() if k != "mode_options"}
+    fuse_options.setdefault("progress", False)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(task: Task) -> Any:
+        async with sem:
+            try:
+                return await afuse(
+                    task.prompt,
+                    list(pool),
+                    judge=judge,
+                    mode="cascade",
+                    max_tokens=max_tokens,
+                    mode_options=mode_options,
+                    **fuse_options,
+                )
+            except FusionkitError as exc:
+                return exc
+
+    outcomes = await asyncio.gather(*(one(t) for t in tasks))
+    done = [(t, r) for t, r in zip(tasks, outcomes, strict=True) if not isinstance(r, Exception)]
+    items, used = items_from_results(
+        [r for _, r in done],
+        lambda i, text: check_answer(done[i][0], text, check)[1],
+        signal=signal,
+        unit=unit,
+    )
+    # An item whose cascade failed outright (edge and pool) is wrong on every path.
+    failed = len(tasks) - len(done)
+    items += [CalibrationItem(None, False, False, 0.0, 0.0, 0.0, 0.0)] * failed
+    return Calibration(signal, tuple(items), used)
+
+
+calibrate = sync_twin(acalibrate)

@@ -205,10 +205,11 @@ class Evidence:
             parts.append(
                 f"median latency {rb.median_latency_s:.2f} s vs {ra.median_latency_s:.2f} s"
             )
-        return ("; ".join(parts) + ".").capitalize() if parts else ""
+        text = "; ".join(parts) + "."
+        return text[0].upper() + text[1:] if parts else ""
 
     def _cascade_sentences(self) -> list[str]:
-        fused = [r for r in self.rows if r.escalation_share is None and r.condition != self.a]
+        fused = [r for r in self.rows if r.escalation_share is None]
         if not fused:
             return []
         best = max(fused, key=lambda r: r.accuracy)
