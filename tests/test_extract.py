@@ -15,7 +15,7 @@ import sys
 import pytest
 
 from fusionkit.errors import InvalidRequestError
-from fusionkit.fusion import extract as ex
+from fusionkit.fusion import numeric as ex
 from fusionkit.fusion.extract import (
     SOURCE_STRENGTH,
     Extraction,

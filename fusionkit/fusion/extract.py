@@ -34,9 +34,17 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 
 from ..errors import InvalidRequestError
+from .numeric import (
+    STRIP,
+    equation,
+    is_expression,
+    leading_number,
+    normalize_number,
+    numbers_in,
+    segment_number,
+)
 
 __all__ = [
     "KINDS",
@@ -73,9 +81,6 @@ SOURCE_STRENGTH: dict[str, int] = {
     "last-number": 1,
 }
 
-#: Numbers with more digits than this are "no answer" (a real answer never has them, and
-#: it keeps every integer well under Python's int <-> str digit limit, whose minimum is 640).
-MAX_DIGITS = 300
 #: Only the last this many characters of a reply are read (the answer of a very long
 #: reply is at its end; it bounds the work on hostile input).
 MAX_CHARS = 50_000
@@ -109,13 +114,6 @@ _NONE = Extraction(None)
 
 # -- patterns (possessive quantifiers: no backtracking, so each is linear in the text) ----
 
-_NUM = re.compile(
-    r"(?<![\w.])[-\u2212]?\$?[0-9][0-9,]*+(?:\.[0-9]++)?+(?:[eE][-+]?[0-9]++)?+"
-    r"(?:/[0-9]++)?+%?+"
-)
-_OPERATOR_AFTER = re.compile(r"[ \t]*+[-+*/x\u00d7\u00f7\u2212^][ \t]*+[0-9(]")
-_EQUALS = re.compile(r"(?<![<>=!])=(?![=>])|\bequals\b|\bis\s++equal\s++to\b", re.I)
-_RHS_SKIP = re.compile(r"[ \t*_$]*+")
 _MARKER_HEADS = [
     ("marker", re.compile(r"\bfinal\s++answer\s*+(?:is\b)?+\s*+[:=\-]?+", re.I)),
     (
@@ -154,104 +152,17 @@ _WORD = re.compile(r"[^\W\d_]+")
 _FILLER = frozenset({"the", "a", "an", "of", "in", "for"})
 _ARTICLES = re.compile(r"^(?:the|a|an)\s+")
 _WS = re.compile(r"\s+")
-_STRIP = " \t\n\r.,;:!?\"'`*_()[]{}<>"
-
-_UNITS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
-_WORDS: dict[str, int] = {w: i for i, w in enumerate(_UNITS)}
-_WORDS.update({w: 20 + 10 * i for i, w in enumerate(_TENS)})
-_WORD_NUMBER = re.compile(
-    r"\b(?:(?:" + "|".join(_TENS) + r")(?:[- ](?:" + "|".join(_UNITS[1:10]) + r"))?"
-    r"|" + "|".join(_UNITS) + r")\b",
-    re.I,
-)
-_DECIMAL = re.compile(r"([+-]?)([0-9]++)(?:\.([0-9]++))?+(?:e([+-]?[0-9]{1,4}))?+")
-_FRACTION = re.compile(r"([+-]?)([0-9]++)/([0-9]++)")
 
 
 # -- numbers and text ---------------------------------------------------------------------
 
 
-def _word_value(word: str) -> int | None:
-    parts = re.split(r"[- ]", word.lower())
-    if len(parts) == 1:
-        return _WORDS.get(parts[0])
-    tens, unit = _WORDS.get(parts[0]), _WORDS.get(parts[-1])
-    if tens is None or unit is None or parts[0] not in _TENS or not 0 < unit < 10:
-        return None
-    return tens + unit
-
-
-def _number_value(t: str) -> Fraction | None:
-    word = _word_value(t)
-    if word is not None:
-        return Fraction(word)
-    t = t.replace("$", "").replace(",", "").replace("%", "").replace(" ", "")
-    t = t.replace("\u2212", "-")
-    m = _FRACTION.fullmatch(t)
-    if m:
-        if len(m.group(2)) + len(m.group(3)) > MAX_DIGITS:
-            return None
-        value = Fraction(int(m.group(2)), int(m.group(3)))
-        return -value if m.group(1) == "-" else value
-    m = _DECIMAL.fullmatch(t)
-    if not m:
-        return None
-    whole, frac, exp = m.group(2), m.group(3) or "", int(m.group(4) or 0)
-    # digits after the exponent is applied, bounded before any big number is built
-    if len(whole) + len(frac) > MAX_DIGITS or abs(exp) > MAX_DIGITS:
-        return None
-    value = Fraction(int(whole + frac), 10 ** len(frac)) * Fraction(10) ** exp
-    if (
-        value.numerator.bit_length() > 4 * MAX_DIGITS
-        or value.denominator.bit_length() > 4 * MAX_DIGITS
-    ):
-        return None
-    return -value if m.group(1) == "-" else value
-
-
-def _format(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    # six decimals, rounded (half to even) with integers only: no float, so no overflow
-    q = round(value * 1_000_000)
-    sign = "-" if q < 0 else ""
-    whole, frac = divmod(abs(q), 1_000_000)
-    text = f"{whole}.{frac:06d}".rstrip("0").rstrip(".")
-    return "0" if text == "0" else sign + text
-
-
-def normalize_number(token: object) -> str | None:
-    """Canonical form of a number token, or None if it is not a (readable) number.
-
-    ``"1,000"`` -> ``"1000"``, ``"3.50"`` -> ``"3.5"``, ``"1/2"`` -> ``"0.5"``,
-    ``"$5"`` -> ``"5"``, ``"seven"`` -> ``"7"``, ``"twenty-one"`` -> ``"21"``,
-    ``"2e3"`` -> ``"2000"``; non-integers are rounded to six decimals. Never raises:
-    any string (hundreds of digits, ``1e999999``, ``nan``, ``inf``) that is not a
-    readable number gives None.
-    """
-    if not isinstance(token, str) or len(token) > 3 * MAX_DIGITS:
-        return None
-    t = token.strip().strip(_STRIP).lower()
-    if not t:
-        return None
-    try:
-        value = _number_value(t)
-        return None if value is None else _format(value)
-    except (ArithmeticError, ValueError, TypeError):
-        # belt and braces: the bounds above should make these unreachable
-        return None
-
-
 def normalize_text(text: str) -> str:
     """Lowercase, strip markdown and punctuation at the ends, drop a leading article."""
-    t = text.strip().strip(_STRIP).lower()
+    t = text.strip().strip(STRIP).lower()
     t = _WS.sub(" ", t)
     t = _ARTICLES.sub("", t)
-    return t.strip(_STRIP)
+    return t.strip(STRIP)
 
 
 def _text_value(text: str) -> str | None:
@@ -276,84 +187,6 @@ def detect_choices(prompt: str) -> dict[str, str]:
 
 
 # -- finding numbers in text ---------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Num:
-    value: str | None  # None: a number-like token that is unreadable (3MM, 400 digits)
-    start: int
-    end: int
-
-
-def _numbers(text: str, start: int = 0, end: int | None = None) -> list[_Num]:
-    """Number tokens (digits or number words) in ``text[start:end]``, in order."""
-    end = len(text) if end is None else end
-    found: list[_Num] = []
-    for m in _NUM.finditer(text, start, end):
-        glued = m.end() < len(text) and (text[m.end()].isalnum() or text[m.end()] == "_")
-        token = m.group()
-        if glued or token.endswith(","):
-            token = token.rstrip(",")
-        value = None if glued else normalize_number(token)
-        found.append(_Num(value, m.start(), m.end()))
-    for m in _WORD_NUMBER.finditer(text, start, end):
-        found.append(_Num(normalize_number(m.group()), m.start(), m.end()))
-    found.sort(key=lambda n: n.start)
-    return found
-
-
-def _leading_number(text: str, start: int, end: int) -> _Num | None:
-    """The number that opens ``text[start:end]`` (after ``$``/``**``/spaces), if any."""
-    pos = _RHS_SKIP.match(text, start, end)
-    at = pos.end() if pos else start
-    # a number is at most a few hundred characters: look no further (keeps this linear)
-    nums = _numbers(text, at, min(end, at + 4 * MAX_DIGITS))
-    return nums[0] if nums and nums[0].start == at else None
-
-
-def _is_expression(text: str, n: _Num) -> bool:
-    """True when the number is followed by an operator and another operand."""
-    return _OPERATOR_AFTER.match(text, n.end) is not None
-
-
-def _equation(text: str, start: int, end: int) -> tuple[str | None, bool, int] | None:
-    """The value after the last ``=`` in ``text[start:end]``.
-
-    Returns:
-        None when there is no ``=``; else ``(value, readable, position)``: an
-        unreadable right-hand side (``= 3MM``) gives ``(None, False, ..)``, an expression
-        (``= 5 + 7``) gives ``(None, True, ..)`` (not a result; look elsewhere).
-    """
-    last = None
-    for m in _EQUALS.finditer(text, start, end):
-        last = m
-    if last is None:
-        return None
-    line_end = text.find("\n", last.end(), end)
-    line_end = end if line_end < 0 else line_end
-    n = _leading_number(text, last.end(), line_end)
-    if n is None:
-        return None, False, last.start()
-    if n.value is None:
-        return None, False, n.start
-    if _is_expression(text, n):
-        return None, True, n.start
-    return n.value, True, n.start
-
-
-def _segment_number(text: str, start: int, end: int) -> str | None:
-    """A number read from a marker's segment: a number opening it, else the value after
-    an ``=`` in it, else its last number."""
-    lead = _leading_number(text, start, end)
-    if lead is not None and not _is_expression(text, lead):
-        return lead.value
-    eq = _equation(text, start, end)
-    if eq is not None and eq[0] is not None:
-        return eq[0]
-    if lead is not None and lead.value is None:
-        return None
-    values = [n.value for n in _numbers(text, start, end)]
-    return values[-1] if values else None
 
 
 # -- markers, bold, lines -----------------------------------------------------------------
@@ -409,11 +242,11 @@ def _last_line(text: str) -> tuple[int, int] | None:
     return start, len(stripped)
 
 
-def _question_numbers(question: str | None) -> set[str]:
+def _questionnumbers_in(question: str | None) -> set[str]:
     if not question:
         return set()
     q = question[:MAX_CHARS]
-    return {n.value for n in _numbers(q) if n.value is not None}
+    return {n.value for n in numbers_in(q) if n.value is not None}
 
 
 def _copula(text: str, question: str) -> Extraction | None:
@@ -541,7 +374,7 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
         if _NEGATED.match(offset_text, s, e):
             continue
         if numeric:
-            value = _segment_number(offset_text, s, e)
+            value = segment_number(offset_text, s, e)
             if value is not None:
                 return Extraction(value, "boxed" if source == "boxed" else "marker", (start, end))
         if kind in ("auto", "text"):
@@ -557,20 +390,20 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
     for m in reversed(list(_BOLD.finditer(text))):
         inner = m.group(1)
         if numeric:
-            nums = _numbers(inner)
+            nums = numbers_in(inner)
             if len(nums) == 1 and nums[0].value is not None and len(inner.split()) <= 3:
                 return Extraction(nums[0].value, "bold", m.span(1))
         elif len(inner.split()) <= SHORT_ANSWER_WORDS and (value := _text_value(inner)):
             return Extraction(value, "bold", m.span(1))
     if numeric:
-        eq = _equation(text, 0, len(text))
+        eq = equation(text, 0, len(text))
         if eq is not None:
             value, readable, pos = eq
             if value is not None:
                 return Extraction(value, "equation", (pos, pos))
             if not readable:
                 return Extraction(None, "equation", (pos, pos))
-    if question and (kind == "text" or (kind == "auto" and not _numbers(text))):
+    if question and (kind == "text" or (kind == "auto" and not numbers_in(text))):
         found = _copula(text, question)
         if found is not None:
             return found
@@ -578,7 +411,7 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
     if line is not None and len(text[line[0] : line[1]].split()) <= SHORT_ANSWER_WORDS:
         source = "short-reply" if line[0] == 0 else "last-line"
         if numeric:
-            values = [n.value for n in _numbers(text, *line) if n.value is not None]
+            values = [n.value for n in numbers_in(text, *line) if n.value is not None]
             if values:
                 return Extraction(values[-1], source, line)
         if kind == "text" or (kind == "auto" and short):
@@ -587,20 +420,20 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
                 return Extraction(value, source, line)
     if strict or not numeric:
         return _NONE
-    echoed = _question_numbers(question)
+    echoed = _questionnumbers_in(question)
     phrases = list(_RESULT_PHRASE.finditer(text))
     for m in reversed(phrases):
-        n = _leading_number(text, m.end(), len(text))
+        n = leading_number(text, m.end(), len(text))
         if (
             n is not None
             and n.value is not None
             and n.value not in echoed
-            and not _is_expression(text, n)
+            and not is_expression(text, n)
         ):
             return Extraction(n.value, "result-phrase", (n.start, n.end))
     if words > 3 * SHORT_ANSWER_WORDS:
         return _NONE  # a person does not take the last number of a ramble as its answer
-    for n in reversed(_numbers(text)):
+    for n in reversed(numbers_in(text)):
         if n.value is not None and n.value not in echoed:
             return Extraction(n.value, "last-number", (n.start, n.end))
     return _NONE
