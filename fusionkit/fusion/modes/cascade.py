@@ -12,7 +12,7 @@ with its own threshold (``value >= threshold`` means "confident"):
 
 - ``agreement``: the share of ``samples`` extra edge samples (temperature 0.7, seeded,
   sent at once so a local backend micro-batches them into one pass) whose extracted
-  answer equals the greedy answer's. Default threshold 0.67.
+  answer equals the greedy answer's. Default threshold 0.66 (two of three).
 - ``logprob``: the greedy answer's mean token log-probability (default -0.35, about a
   0.7 geometric-mean token probability); ``min_logprob``: its least likely token's
   (default -2.3). Where the backend reports no log-probabilities the signal is
@@ -52,6 +52,7 @@ from ..calls import timed_call
 from ..events import FusionEvent
 from ..judging import judge_call
 from ..records import Candidate, Judgment
+from ..state import Run
 from ..vote import extract_answer
 from .base import Collected, Mode
 from .best_of import BestOf
@@ -61,7 +62,6 @@ from .vote import Vote
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..result import FusionResult
-    from ..state import Run
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -76,7 +76,7 @@ __all__ = [
 
 #: Every signal and its default threshold (``value >= threshold`` is "confident").
 DEFAULT_THRESHOLDS: Mapping[str, float] = {
-    "agreement": 0.67,
+    "agreement": 0.66,  # two samples of three (2/3 = 0.667) agree
     "logprob": -0.35,
     "min_logprob": -2.3,
     "selfcheck": 0.7,

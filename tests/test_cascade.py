@@ -1,0 +1,317 @@
+"""The cascade mode: every branch over fakes, calibration, and the real embedded model.
+
+Branches: the edge is confident (stop), unsure (escalate), the escalation fails (edge
+answer kept, said so), the edge fails (escalate), a signal is unavailable (fallback or
+escalate), both fail (FusionError naming both). Accounting covers both paths.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+import fusionkit as fk
+from fusionkit.errors import FusionError, InvalidRequestError, ModelError
+from fusionkit.fusion.calibrate import Calibration, CalibrationItem
+from fusionkit.fusion.modes import get_mode
+from fusionkit.fusion.modes.cascade import CascadeJudgment, cascade_of
+
+PROMPT = "What is 40 + 2? Answer with just the number."
+
+
+def _pool(reply: object = "42", n: int = 3, price: tuple[float, float] = (3.0, 15.0)):
+    return [fk.FakeModel(f"big{i}", reply, price=price) for i in range(n)]
+
+
+def _fuse(edge: fk.FakeModel, pool: list[fk.FakeModel], **opts: object) -> fk.FusionResult:
+    judge = opts.pop("judge", None)
+    return fk.fuse(
+        PROMPT,
+        pool=pool,
+        judge=judge,
+        mode="cascade",
+        mode_options={"edge": edge, **opts},
+        progress=False,
+    )
+
+
+def test_confident_edge_stops_and_the_pool_is_never_called() -> None:
+    edge = fk.FakeModel("edge", "The answer is 42", logprob=-0.05)
+    pool = _pool()
+    r = _fuse(edge, pool, signals="logprob")
+    d = cascade_of(r)
+    assert d is not None and not d.escalated and not d.pool_ran
+    assert r.answer == "The answer is 42" and r.judgment.winner == "edge"
+    assert isinstance(r.judgment, CascadeJudgment) and r.judgment.method == "cascade"
+    assert all(m.call_count == 0 for m in pool)
+    (s,) = d.signals
+    assert s.name == "logprob" and s.value == pytest.approx(-0.05) and s.threshold == -0.35
+    assert edge.calls[0].logprobs and edge.calls[0].temperature == 0
+    assert "edge answer kept" in " ".join(get_mode("cascade").verdict_parts(r))
+    assert r.cost_usd == 0.0 and d.escalation_cost_usd == 0.0
+
+
+def test_unsure_edge_escalates_and_accounting_covers_both_paths() -> None:
+    edge = fk.FakeModel("edge", "41", logprob=-2.0, price=(1.0, 1.0))
+    pool = _pool("42")
+    r = _fuse(edge, pool, signals="logprob")
+    d = cascade_of(r)
+    assert d is not None and d.escalated and d.pool_ran and d.escalate_to == "vote"
+    assert r.answer == "42" and d.edge_answer == "41" and d.pool_answer == "42"
+    assert "edge unsure" in d.reason and "logprob -2.00 < -0.35" in d.reason
+    assert all(m.call_count == 1 for m in pool)
+    # every call is in the result's accounting: the edge's and the pool's
+    assert r.usage.total_tokens == d.edge_usage.total_tokens + d.escalation_usage.total_tokens
+    assert d.edge_cost_usd and d.escalation_cost_usd
+    assert r.cost_usd == pytest.approx(d.edge_cost_usd + d.escalation_cost_usd)
+    assert {c.label for c in r.candidates} == {"edge", "A", "B", "C"}
+    assert r.judgment.method == "vote" and "Cascade: edge unsure" in (r.judgment.note or "")
+
+
+def test_escalation_to_best_of_with_a_judge() -> None:
+    edge = fk.FakeModel("edge", "41", logprob=-3.0)
+    judge = fk.FakeModel(
+        "judge", {"reason": "C is right", "scores": {"A": 2, "B": 3, "C": 9}, "winner": "C"}
+    )
+    r = _fuse(edge, _pool("42"), signals="logprob", judge=judge)
+    d = cascade_of(r)
+    assert d is not None and d.escalate_to == "best-of" and r.judgment.winner == "C"
+    assert d.escalation_usage.total_tokens == sum(
+        (c.usage.total_tokens or 0) for c in r.candidates if c.label != "edge"
+    ) + sum(j.usage.total_tokens or 0 for j in r.judge_calls)
+
+
+def test_agreement_signal_samples_the_edge_with_distinct_seeds() -> None:
+    replies = iter(["42", "42", "42", "17"])
+    edge = fk.FakeModel("edge", lambda req: next(replies))
+    r = _fuse(edge, _pool(), signals="agreement", samples=3)
+    d = cascade_of(r)
+    assert d is not None and not d.escalated
+    assert d.signal("agreement").value == pytest.approx(2 / 3)
+    seeds = [c.seed for c in edge.calls]
+    assert len(set(seeds)) == 4 and [c.temperature for c in edge.calls[1:]] == [0.7] * 3
+    # a stricter threshold on the same replies escalates
+    replies = iter(["42", "42", "42", "17"])
+    r2 = _fuse(edge, _pool(), signals="agreement", samples=3, thresholds=0.9)
+    assert cascade_of(r2).escalated  # type: ignore[union-attr]
+
+
+def test_unavailable_logprobs_fall_back_to_agreement_and_say_so() -> None:
+    edge = fk.FakeModel("edge", "42")  # reports no log-probabilities
+    r = _fuse(edge, _pool())
+    d = cascade_of(r)
+    assert d is not None
+    lp, ag = d.signals
+    assert lp.name == "logprob" and lp.value is None and not lp.available
+    assert "reported no token log-probabilities" in lp.note
+    assert ag.name == "agreement" and ag.value == 1.0 and "fallback for logprob" in ag.note
+    assert not d.escalated and "logprob unavailable" in d.reason
+
+
+def test_unavailable_signal_can_escalate_instead() -> None:
+    edge = fk.FakeModel("edge", "42")
+    r = _fuse(edge, _pool(), signals="logprob", on_unavailable="escalate")
+    d = cascade_of(r)
+    assert d is not None and d.escalated and "no confidence signal was available" in d.reason
+    assert len(d.signals) == 1
+
+
+def test_edge_failing_escalates() -> None:
+    edge = fk.FakeModel("edge", ModelError("edge: out of memory"))
+    r = _fuse(edge, _pool("42"))
+    d = cascade_of(r)
+    assert d is not None and d.escalated and d.edge_answer is None
+    assert d.edge_error is not None and "out of memory" in d.edge_error
+    assert r.answer == "42" and "the edge model failed" in d.reason
+
+
+def test_escalation_failing_keeps_the_edge_answer_and_says_why() -> None:
+    edge = fk.FakeModel("edge", "41", logprob=-4.0)
+    pool = _pool(ModelError("down"))
+    r = _fuse(edge, pool, signals="logprob")
+    d = cascade_of(r)
+    assert d is not None and d.escalated and d.pool_answer is None
+    assert r.answer == "41" and r.judgment.fallback
+    assert "every pool member failed" in (d.escalation_error or "")
+    assert "escalation failed" in " ".join(get_mode("cascade").verdict_parts(r))
+
+
+def test_edge_and_escalation_failing_raise_naming_both() -> None:
+    edge = fk.FakeModel("edge", ModelError("edge down"))
+    with pytest.raises(FusionError, match="edge model failed .*edge down.*escalation") as info:
+        _fuse(edge, _pool(ModelError("pool down")))
+    assert any("[edge]" in k for k in info.value.failures)
+
+
+def test_selfcheck_is_schema_constrained_and_recorded_as_a_judge_call() -> None:
+    def reply(req: fk.Request) -> object:
+        if req.schema is not None:
+            return {"confidence": 3}
+        return "42"
+
+    edge = fk.FakeModel("edge", reply)
+    r = _fuse(edge, _pool("42"), signals="selfcheck")
+    d = cascade_of(r)
+    assert d is not None and d.signal("selfcheck").value == pytest.approx(0.3)
+    assert d.escalated and [j.step for j in r.judge_calls] == ["self-check"]
+    assert edge.calls[1].schema is not None and r.judge_calls[0].structured is True
+    greedy = next(c for c in r.candidates if c.label == "edge")
+    want = (greedy.usage.total_tokens or 0) + (r.judge_calls[0].usage.total_tokens or 0)
+    assert d.edge_usage.total_tokens == want > 0
+
+
+def test_combined_signals_all_or_any() -> None:
+    edge = fk.FakeModel("edge", "42", logprob=-0.1)  # logprob confident, min_logprob not
+    both = {"logprob": -0.35, "min_logprob": -0.05}
+    r_all = _fuse(edge, _pool(), signals=["logprob", "min_logprob"], thresholds=both)
+    r_any = _fuse(edge, _pool(), signals=["logprob", "min_logprob"], thresholds=both, combine="any")
+    assert cascade_of(r_all).escalated  # type: ignore[union-attr]
+    assert not cascade_of(r_any).escalated  # type: ignore[union-attr]
+
+
+def test_record_both_runs_the_pool_but_answers_as_the_cascade() -> None:
+    edge = fk.FakeModel("edge", "42", logprob=-0.01)
+    pool = _pool("43")
+    r = _fuse(edge, pool, signals="logprob", record_both=True)
+    d = cascade_of(r)
+    assert d is not None and not d.escalated and d.pool_ran and d.pool_answer == "43"
+    assert r.answer == "42" and "record_both" in r.judgment.rationale
+
+
+@pytest.mark.parametrize(
+    ("opts", "match"),
+    [
+        ({}, "needs the edge model"),
+        ({"edge": 3}, "needs mode_options"),
+        ({"signals": "vibes"}, "unknown cascade signal"),
+        ({"signals": ["agreement", "logprob"], "thresholds": 0.5}, "mapping of thresholds"),
+        ({"signals": "auto", "thresholds": 0.5}, "with signals='auto'"),
+        ({"combine": "most"}, "combine must be"),
+        ({"samples": 0}, "samples must be"),
+        ({"escalate_to": "cascade"}, "escalate_to must be"),
+        ({"on_unavailable": "panic"}, "on_unavailable"),
+        ({"colour": "red"}, "does not take the option"),
+    ],
+)
+def test_bad_options_fail_before_any_call(opts: dict[str, object], match: str) -> None:
+    edge = fk.FakeModel("edge", "42")
+    options = {"edge": edge, **opts} if "edge" not in opts and opts != {} else opts
+    with pytest.raises(InvalidRequestError, match=match):
+        fk.fuse(PROMPT, pool=_pool(), mode="cascade", mode_options=options, progress=False)
+    assert edge.call_count == 0
+
+
+def test_escalating_to_a_judged_mode_without_a_judge_fails_first() -> None:
+    edge = fk.FakeModel("edge", "42")
+    with pytest.raises(InvalidRequestError, match="needs a judge"):
+        _fuse(edge, _pool(), escalate_to="best-of")
+    assert edge.call_count == 0
+
+
+def test_fuse_many_resumes_cascades_from_the_cache() -> None:
+    # Every cascade call is seeded or greedy, so it lands in the response cache: a re-run
+    # of the batch calls no model at all.
+    edge = fk.FakeModel("edge", "41", logprob=-3.0)
+    pool = _pool("42", n=2)
+    kwargs = {"pool": pool, "mode": "cascade", "mode_options": {"edge": edge}, "cache": True}
+    first = fk.fuse_many([PROMPT, "What is 1 + 1?"], progress=False, **kwargs)
+    calls = edge.call_count + sum(m.call_count for m in pool)
+    assert calls == 2 * 3
+    again = fk.fuse_many([PROMPT, "What is 1 + 1?"], progress=False, **kwargs)
+    assert edge.call_count + sum(m.call_count for m in pool) == calls
+    assert list(first["answer"]) == list(again["answer"]) == ["42", "42"]
+    assert again["n_cached"].sum() >= 4
+
+
+# -- calibration ----------------------------------------------------------------------------
+
+
+def _item(v: float | None, e: bool, p: bool) -> CalibrationItem:
+    return CalibrationItem(v, e, p, edge_cost=1.0, pool_cost=10.0, edge_s=0.1, pool_s=1.0)
+
+
+def test_calibration_sweeps_one_run_and_picks_the_cheapest_threshold() -> None:
+    items = (
+        _item(0.9, True, True),
+        _item(0.8, True, True),
+        _item(0.6, False, True),
+        _item(0.3, False, True),
+        _item(None, False, False),
+    )
+    cal = Calibration("agreement", items, "usd")
+    curve = cal.curve()
+    assert list(curve["threshold"]) == [-math.inf, 0.3, 0.6, 0.8, 0.9, math.inf]
+    never, always = cal.at(-math.inf), cal.at(math.inf)
+    assert never["escalated_share"] == pytest.approx(0.2)  # the unavailable item escalates
+    assert never["accuracy"] == pytest.approx(0.4) and always["accuracy"] == pytest.approx(0.8)
+    assert always["cost_per_item"] == pytest.approx(11.0)
+    t = cal.choose()  # the pool's 80 % less 2 points, at least cost
+    assert t == pytest.approx(0.8)
+    assert cal.at(t)["accuracy"] == pytest.approx(0.8) and cal.at(t)["cost_per_item"] < 11.0
+    assert cal.choose(target_accuracy=0.99) == math.inf
+    assert "escalates 60%" in cal.summary()
+    assert cal.plot().axes
+
+
+def test_calibrate_records_both_paths_in_one_run() -> None:
+    from fusionkit.evaluation import calibrate, tasks_from_frame
+
+    tasks = tasks_from_frame(
+        [
+            {"prompt": f"What is {a} + 1? Answer with just the number.", "answer": a + 1}
+            for a in range(10)
+        ]
+    )
+    truth = {t.prompt: int(t.answer) for t in tasks}
+
+    def edge_reply(req: fk.Request) -> str:
+        want = truth[req.prompt_text]
+        if want % 2 and req.temperature > 0:
+            return str(want + (req.seed or 0) % 5 + 1)  # unsure and wrong on odd answers
+        return str(want if want % 2 == 0 else want + 1)
+
+    edge = fk.FakeModel("edge", edge_reply)
+    pool = [
+        fk.FakeModel(f"big{i}", lambda r: str(truth[r.prompt_text]), price=(1, 1)) for i in range(3)
+    ]
+    cal = calibrate(tasks, edge, pool, signal="agreement", check="numeric", samples=3)
+    assert cal.edge_accuracy == pytest.approx(0.5) and cal.pool_accuracy == 1.0
+    assert all(m.call_count == 10 for m in pool)  # one run, pool on every item
+    t = cal.choose()
+    assert cal.at(t)["accuracy"] == 1.0 and cal.at(t)["escalated_share"] == pytest.approx(0.5)
+
+
+# -- the real embedded model ----------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_cascade_on_the_embedded_model_end_to_end(
+    edge_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUSIONKIT_HOME", str(edge_home))
+    from fusionkit.models.local.embedded import edge_model
+
+    edge = edge_model(device="cpu", progress=False)
+    judge = fk.FakeModel(
+        "judge", {"reason": "ok", "scores": {"A": 5, "B": 6}, "winner": "B"}, repeat=True
+    )
+    pool = [fk.FakeModel("big-a", "4"), fk.FakeModel("big-b", "4")]
+    r = fk.fuse(
+        "What is 2 + 2? Answer with just the number.",
+        pool=pool,
+        judge=judge,
+        mode="cascade",
+        max_tokens=8,
+        mode_options={"edge": edge, "signals": ["logprob", "agreement"], "samples": 2},
+        progress=False,
+    )
+    d = cascade_of(r)
+    assert d is not None and d.edge_model == edge.name and d.edge_answer
+    assert d.signal("agreement") is not None and d.signal("agreement").available
+    # the local backend may or may not report log-probabilities yet: either is said
+    lp = d.signal("logprob")
+    assert lp is not None and (lp.available or "log-probabilities" in lp.note)
+    assert r.answer == (d.pool_answer if d.escalated else d.edge_answer)
+    assert d.edge_usage.total_tokens and d.edge_s > 0
