@@ -71,7 +71,7 @@ def test_demo_pipeline_writes_a_standalone_report(
 ) -> None:
     """The whole demo on a scripted model: tables, ratings, decision page, report."""
     from fusionkit import demo
-    from fusionkit.models import embedded
+    from fusionkit.models.local import embedded
 
     class ScriptedEdge(fk.FakeModel):
         memory_footprint_bytes = 166_000_000
