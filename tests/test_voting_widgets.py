@@ -395,7 +395,7 @@ def test_console_snapshot_shows_the_finished_run(monkeypatch: pytest.MonkeyPatch
 
     shown = _Displays(monkeypatch)
     console = FusionConsole(
-        [FakeModel("m1", "forty-two"), FakeModel("m2", "forty-two")], prompt="6 x 7?"
+        [FakeModel("m1", "forty-two"), FakeModel("m2", "forty-two")], prompt="6 x 7?", mode="vote"
     )
     console._ipython_display_()
     snap = shown.outputs[1]

@@ -243,6 +243,7 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
             raise RuntimeError("FusionConsole.wait() cannot run on fusionkit's own loop.")
         if not self._done.wait(timeout):
             raise TimeoutError(f"the fusion did not finish within {timeout:g} s.")
+        self.refresh_snapshot()  # from the waiting cell too (the loop thread's may race)
         return self.result
 
     # -- actions -----------------------------------------------------------------------------
@@ -284,6 +285,7 @@ class FusionConsole(StaticSnapshot, widgets.VBox):
             max_tokens=self.max_tokens,
             timeout=self.timeout,
             on_event=self._on_event,
+            progress=False,  # the console is the progress display
         )
         future = asyncio.run_coroutine_threadsafe(coro, background_loop())
         self._future = future
