@@ -320,7 +320,7 @@ async def _run_one(
                 judge=cond.judge,
                 mode=cond.mode,
                 max_tokens=max_tokens,
-                **cond.options,
+                **{"progress": False, **cond.options},  # evaluate shows its own progress
             )
             rec.update(reply=r.answer, tokens=r.usage.total_tokens, cost_usd=r.cost_usd, result=r)
             rec["latency_s"] = r.timings.total_s
