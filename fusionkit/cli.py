@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import FusionkitError, describe_error
+from .errors import FusionkitError, InvalidRequestError, describe_error
 from .fusion.modes import DEFAULT_MODE, all_modes
 
 __all__ = ["main"]
@@ -49,6 +49,14 @@ def _parser() -> argparse.ArgumentParser:
         help="; ".join(f"{m.name}: {m.summary}" for m in all_modes()),
     )
     f.add_argument("--rounds", type=int, default=2, help="debate rounds")
+    f.add_argument(
+        "--mode-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the mode itself (repeatable; VALUE is read as JSON when it "
+        "parses, e.g. threshold=0.8, else as text)",
+    )
     f.add_argument("--max-tokens", type=int, default=128)
     f.add_argument("--judge-max-tokens", type=int, default=None)
     f.add_argument("--temperature", type=float, default=None)
@@ -112,6 +120,7 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
         seed=args.seed,
         timeout=args.timeout,
         on_event=show,
+        mode_options=_mode_options(args.mode_option) or None,
         # --events already prints every event; progress lines would repeat them
         progress=False if args.no_progress or args.events else None,
     )
@@ -138,6 +147,20 @@ def _cmd_fuse(args: argparse.Namespace) -> int:
     )
     print(f"\nanswer:\n{result.answer}")
     return 0
+
+
+def _mode_options(pairs: Sequence[str]) -> dict[str, object]:
+    """``["threshold=0.8", "edge=edge"]`` -> ``{"threshold": 0.8, "edge": "edge"}``."""
+    out: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidRequestError(f"--mode-option takes KEY=VALUE, got {pair!r}.")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:

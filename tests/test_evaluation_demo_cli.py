@@ -127,3 +127,17 @@ def test_cli_fuse_shows_progress_when_watched_and_no_progress_silences(
     assert err.startswith("fuse vote ...") and "[2/2]" in err
     assert cli.main([*argv, "--no-progress"]) == 0
     assert capsys.readouterr().err == ""
+
+
+def test_cli_passes_mode_options_to_the_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["fuse", "hi", "--pool", "fake:a", "--mode", "vote", "--no-progress"]
+    assert cli.main([*argv, "--mode-option", "colour=red"]) == 2
+    err = capsys.readouterr().err
+    assert "mode 'vote' does not take the option(s) colour" in err
+    assert cli.main([*argv, "--mode-option", "colour"]) == 2
+    assert "KEY=VALUE" in capsys.readouterr().err
+    assert cli._mode_options(["t=0.8", "edge=edge", "n=[1, 2]"]) == {
+        "t": 0.8,
+        "edge": "edge",
+        "n": [1, 2],
+    }
