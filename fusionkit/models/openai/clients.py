@@ -40,6 +40,9 @@ class ClientPool:
         self._factory = factory
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient]
         self._clients = weakref.WeakKeyDictionary()
+        self._pending: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, asyncio.Task[httpx.AsyncClient]
+        ] = weakref.WeakKeyDictionary()
         # The sync API's loop thread and a notebook's loop may both touch it.
         self.lock = threading.Lock()
 
@@ -53,7 +56,7 @@ class ClientPool:
             return self._clients.get(loop)
 
     async def get(self) -> httpx.AsyncClient:
-        """The running loop's client, created (off the loop) on first use."""
+        """The running loop's client, created (off the loop, once) on first use."""
         loop = asyncio.get_running_loop()
         with self.lock:
             # A finished loop (each asyncio.run) never leaves the weak map by itself.
@@ -62,17 +65,25 @@ class ClientPool:
             client = self._clients.get(loop)
         if client is not None and not client.is_closed:
             return client
-        fresh: httpx.AsyncClient | None = await asyncio.to_thread(self._factory)
+        # Many first calls at once share one creation: only this loop's thread runs this
+        # code, and there is no await between the look-up and the insert.
+        task = self._pending.get(loop)
+        if task is None:
+            task = loop.create_task(asyncio.to_thread(self._factory))
+            self._pending[loop] = task
+        try:
+            client = await asyncio.shield(task)
+        finally:
+            if task.done() and self._pending.get(loop) is task:
+                del self._pending[loop]
         with self.lock:
-            client = self._clients.get(loop)
-            if client is None or client.is_closed:
-                self._clients[loop] = client = fresh  # type: ignore[assignment]
-                fresh = None
-        if fresh is not None:  # another first call on this loop won the race
-            await fresh.aclose()
+            current = self._clients.get(loop)
+            if current is None or current.is_closed:
+                self._clients[loop] = current = client
+        if current is not client:  # closed and re-made meanwhile: ours is surplus
+            await client.aclose()
         _OPEN.add(self)
-        assert client is not None
-        return client
+        return current
 
     def _take_all(self) -> list[tuple[asyncio.AbstractEventLoop, httpx.AsyncClient]]:
         with self.lock:

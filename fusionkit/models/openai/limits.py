@@ -34,6 +34,9 @@ class Limits:
         total_timeout: Seconds a whole call may take.
         max_bytes: Largest response body accepted.
         transport_error: Maps an httpx failure while reading to a fusionkit error.
+        read_bound: The longest one read of the body can block (httpx's read timeout).
+        send_bound: The longest sending a request and waiting for its headers can block
+            (connect + write + read timeouts).
     """
 
     name: str
@@ -41,14 +44,23 @@ class Limits:
     total_timeout: float
     max_bytes: int
     transport_error: Callable[[httpx.HTTPError, str], ModelError]
+    read_bound: float
+    send_bound: float
 
     def deadline(self) -> float:
         """The deadline (``time.monotonic()`` clock) of a call starting now."""
         return time.monotonic() + self.total_timeout
 
-    async def within(self, deadline: float, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable``; at the deadline, stop it and raise ModelTimeoutError."""
+    async def within(self, deadline: float, awaitable: Awaitable[T], bound: float) -> T:
+        """Await ``awaitable``; at the deadline, stop it and raise ModelTimeoutError.
+
+        ``bound`` is the longest httpx lets ``awaitable`` block by its own timeouts. Far
+        from the deadline it is awaited as it is: ``asyncio.wait_for`` costs a task and
+        a loop turn per await, which adds up over thousands of stream chunks.
+        """
         remaining = deadline - time.monotonic()
+        if remaining > bound:
+            return await awaitable
         if remaining > 0:
             try:
                 return await asyncio.wait_for(awaitable, remaining)
@@ -69,7 +81,7 @@ class Limits:
         total = 0
         while True:
             try:
-                chunk = await self.within(deadline, stream.__anext__())
+                chunk = await self.within(deadline, stream.__anext__(), self.read_bound)
             except StopAsyncIteration:
                 return
             total += len(chunk)

@@ -231,6 +231,8 @@ class OpenAICompatModel(Model):
             total_timeout=self.total_timeout,
             max_bytes=max_response_bytes,
             transport_error=self._wire.transport_error,
+            read_bound=read_timeout,
+            send_bound=connect_timeout + 2 * read_timeout,
         )
         # Index into structured.LEVELS; only ever goes down (see _step_down).
         self._format_level = 0
@@ -400,7 +402,9 @@ class OpenAICompatModel(Model):
             retryable = True
             try:
                 req = client.build_request("POST", url, json=body, headers=self._request_headers())
-                response = await self._limits.within(deadline, client.send(req, stream=True))
+                response = await self._limits.within(
+                    deadline, client.send(req, stream=True), self._limits.send_bound
+                )
             except httpx.UnsupportedProtocol as exc:
                 failure, retryable = self._wire.config_error(exc), False
             except httpx.HTTPError as exc:

@@ -19,12 +19,14 @@ trusted (negative, NaN, infinite) give an unknown cost, never NaN.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from ...errors import InvalidRequestError
 from ...types import Usage
@@ -157,6 +159,18 @@ def _genai_prices() -> Any:
         return _genai
 
 
+def _private(url: str) -> bool:
+    """True for a server on this machine or a private network: no provider's price list."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal", ".lan")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "." not in host  # a bare name ("gpu-box") is a machine on the network
+    return address.is_private or address.is_loopback or address.is_link_local
+
+
 def list_price_cost(
     model: str, usage: Usage, *, provider_id: str | None = None, base_url: str | None = None
 ) -> float | None:
@@ -167,13 +181,14 @@ def list_price_cost(
             ``"openai/gpt-4o-mini"`` on OpenRouter).
         usage: Token counts.
         provider_id: genai-prices' provider id (``"openai"``, ``"openrouter"``, ...).
-        base_url: Used to find the provider when ``provider_id`` is None.
+        base_url: Used to find the provider when ``provider_id`` is None (a loopback,
+            private or bare host name is never a priced provider: None at once).
 
     Returns:
         USD, or None when the provider or the model is not in the database (or neither
         ``provider_id`` nor ``base_url`` is given: the provider is never guessed).
     """
-    if provider_id is None and base_url is None:
+    if provider_id is None and (base_url is None or _private(base_url)):
         return None
     gp = _genai_prices()
     tokens = gp.Usage(input_tokens=usage.prompt_tokens, output_tokens=usage.completion_tokens)
@@ -208,8 +223,10 @@ class Pricer:
     free: bool = False
 
     def warm(self) -> None:
-        """Load the price database now (call it off the event loop)."""
-        if not self.free and self.table.price_of(self.model) is None:
+        """Load the price database now (call it off the event loop) if it will be needed."""
+        if self.free or self.table.price_of(self.model) is not None:
+            return
+        if self.provider_id is not None or (self.base_url and not _private(self.base_url)):
             _genai_prices()
 
     def cost(self, usage: Usage | None, reported: Any = None) -> float | None:

@@ -190,7 +190,7 @@ class Wire:
                 if data.strip() == "[DONE]":
                     done = True
                     break
-                event = self._decode(data.encode(), "a stream event")
+                event = self._decode(data, "a stream event")
                 if not isinstance(event, Mapping):
                     raise self.format_error(
                         "got a stream event that is not a JSON object", data.encode()
