@@ -5,11 +5,16 @@ Runs on the embedded edge model (SmolLM2-135M-Instruct in 4-bit) in a few minute
 
 1. load the edge model in NF4 and note its memory footprint;
 2. run a generated verifiable task set under four conditions — the edge model alone,
-   a vote over 5 samples, best-of 3 with a judge, and a 3-member debate — and grade them;
-3. turn the graded outcomes into verified battles and Bradley–Terry ratings;
-4. ask the five-persona panel (run by the edge model) to review both options and build
-   the "A vs B" decision page, with community votes from a SQLite vote store;
-5. print a summary in the terminal and write a standalone HTML report.
+   a vote over 5 samples, best-of 3 with a judge, and the edge-first cascade (the edge
+   answers; a vote of 5 samples runs only when the edge is unsure) — and grade them;
+3. lead with accuracy and its 95 % bootstrap interval, the paired difference against
+   the edge model alone, tokens, latency and the cascade's escalation share, and the
+   cost/latency–accuracy plot with its Pareto front;
+4. turn the graded outcomes into verified battles and Bradley–Terry ratings;
+5. ask the five-persona panel (run by the edge model) to review both options and build
+   the "A vs B" decision page, with community votes from a SQLite vote store and the
+   measured evidence beside them;
+6. print a summary in the terminal and write a standalone HTML report.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .evaluation import Evaluation, aevaluate, standard_conditions
+from .evaluation import Condition, Evaluation, aevaluate, cascade_condition, standard_conditions
 
 __all__ = ["DemoConfig", "DemoOutcome", "run_demo"]
 
@@ -32,6 +37,7 @@ class DemoConfig:
     samples: int = 5
     pool_size: int = 3
     max_tokens: int = 16
+    cascade_samples: int = 3
     judge_max_tokens: int = 64
     panel_max_tokens: int = 64
     seed: int = 0
@@ -91,6 +97,71 @@ def _cards(evaluation: Evaluation, edge_name: str) -> tuple[Any, Any, str]:
     return a_card, b_card, best
 
 
+def demo_conditions(edge: Any, cfg: DemoConfig) -> list[Condition]:
+    """The demo's conditions: the edge model alone, vote, best-of, and the cascade.
+
+    The cascade's escalation is a vote over ``cfg.samples`` samples of the same model,
+    seeded apart from the vote condition's so that its answers are fresh (not replayed
+    from the cache), and its confidence signal is ``auto`` (log-probabilities where the
+    backend reports them, else agreement of ``cfg.cascade_samples`` samples).
+    """
+    from .fusion.prepare import SELF_MOA_TEMPERATURE
+
+    alone, vote, best_of, _debate = standard_conditions(
+        edge,
+        samples=cfg.samples,
+        pool_size=cfg.pool_size,
+        judge_max_tokens=cfg.judge_max_tokens,
+        seed=cfg.seed,
+    )
+    cascade = cascade_condition(
+        edge,
+        (edge,) * cfg.samples,
+        name=f"cascade → vote ×{cfg.samples}",
+        escalate_to="vote",
+        samples=cfg.cascade_samples,
+        temperature=SELF_MOA_TEMPERATURE,
+        seed=cfg.seed + 7_919,
+    )
+    return [alone, vote, best_of, cascade]
+
+
+def measured_text(t: Any) -> Any:
+    """The measured table (``Evaluation.table()``) as display text, one row per condition."""
+
+    def pct(x: Any) -> str:
+        return "—" if x is None or x != x else f"{x * 100:.0f} %"
+
+    def pts(x: Any) -> str:
+        return "—" if x is None or x != x else f"{x * 100:+.0f}"
+
+    return t.assign(
+        accuracy=[
+            f"{pct(a)} [{pct(lo)}, {pct(hi)}]"
+            for a, lo, hi in zip(t["accuracy"], t["acc_lo"], t["acc_hi"], strict=True)
+        ],
+        vs_edge_alone=[
+            "—" if d is None or d != d else f"{pts(d)} pts [{pts(lo)}, {pts(hi)}]"
+            for d, lo, hi in zip(t["diff"], t["diff_lo"], t["diff_hi"], strict=True)
+        ],
+        tokens_per_prompt=t["tokens_per_task"].round(0),
+        median_s=t["median_latency_s"].astype(float).round(2),
+        p90_s=t["p90_latency_s"].astype(float).round(2),
+        escalated=[pct(x) for x in t["escalated_share"]],
+    )[
+        [
+            "condition",
+            "accuracy",
+            "vs_edge_alone",
+            "tokens_per_prompt",
+            "median_s",
+            "p90_s",
+            "escalated",
+            "errors",
+        ]
+    ]
+
+
 def run_demo(cfg: DemoConfig | None = None, *, echo: bool = True) -> DemoOutcome:
     """Run the demo end to end and write the HTML report.
 
@@ -127,16 +198,11 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
     say(f"  {edge.name}: {footprint / 1e6:.0f} MB in memory ({time.perf_counter() - t0:.1f} s)")
 
     tasks = make_tasks(cfg.n_tasks, seed=cfg.seed)
-    say(f"running {len(tasks)} verifiable tasks under 4 conditions ...")
-    conditions = standard_conditions(
-        edge,
-        samples=cfg.samples,
-        pool_size=cfg.pool_size,
-        judge_max_tokens=cfg.judge_max_tokens,
-        seed=cfg.seed,
-    )
+    conditions = demo_conditions(edge, cfg)
+    say(f"running {len(tasks)} verifiable tasks under {len(conditions)} conditions ...")
     evaluation = await aevaluate(tasks, conditions, max_tokens=cfg.max_tokens)
     summary = evaluation.summary()
+    measured = evaluation.table()
     battles = evaluation.battles()
     rating_frame = ratings(battles, rounds=300, seed=cfg.seed)
 
@@ -145,7 +211,10 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
     cfg.votes_path.parent.mkdir(parents=True, exist_ok=True)
     store = VoteStore(cfg.votes_path)
     panel = Panel(edge, max_tokens=cfg.panel_max_tokens)
-    decision = await acompare(a_card, b_card, panel=panel, votes=store)
+    evidence = evaluation.evidence(
+        "edge alone", best, source=f"{len(tasks)} generated tasks, {edge.name} on this CPU"
+    )
+    decision = await acompare(a_card, b_card, panel=panel, votes=store, evidence=evidence)
 
     wall = time.perf_counter() - t0
     pd.set_option("display.width", 120)
@@ -155,6 +224,8 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
         wall_s=summary["wall_s"].round(1),
         memory_mb=summary["memory_mb"].round(0),
     )
+    say("")
+    say(measured_text(measured).to_string(index=False))
     say("")
     say(table.to_string(index=False))
     cached = int(summary["cached_answers"].sum())
@@ -174,6 +245,20 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
         f"max {cfg.max_tokens} new tokens per answer, on this machine's CPU. "
         f"Total wall time {wall:.0f} s."
     )
+    report.add_heading("Measured: accuracy with intervals, tokens and latency")
+    report.add_frame(
+        measured_text(measured),
+        caption="Accuracy with its 95 % bootstrap interval; the paired difference against "
+        "the edge model alone with its interval; tokens and latency per prompt; the share "
+        "of prompts the cascade escalated to its vote.",
+        index=False,
+    )
+    report.add_figure(
+        evaluation.pareto_plot(),
+        caption="Accuracy against tokens (cost) and latency; filled points are the Pareto "
+        "front (nothing else is as accurate for less).",
+    )
+    report.add_text(evidence.recommendation)
     report.add_heading("Accuracy, latency, tokens, cost and memory")
     report.add_frame(table, caption="One row per condition.", index=False)
     report.add_figure(evaluation.plot(), caption="Accuracy and median latency per task.")

@@ -94,7 +94,7 @@ def test_demo_pipeline_writes_a_standalone_report(
     assert "&lt;b&gt;offline&lt;/b&gt;" in html and "<b>offline</b>" not in html
     assert "data:image/png;base64," in html
     assert "http://" not in html.replace('href="http', "")  # nothing fetched from outside
-    assert set(out.ratings["model"]) == {"edge alone", "vote ×5", "best-of ×3", "debate ×3"}
+    assert set(out.ratings["model"]) == {"edge alone", "vote ×5", "best-of ×3", "cascade → vote ×5"}
 
 
 def test_cli_fuse_vote_on_fake_models(capsys: pytest.CaptureFixture[str]) -> None:
