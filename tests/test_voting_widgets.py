@@ -403,3 +403,34 @@ def test_console_snapshot_shows_the_finished_run(monkeypatch: pytest.MonkeyPatch
     console.run()
     console.wait(30)
     assert "forty-two" in snap["text/html"]  # not "Ready" after a run
+
+
+@pytest.mark.slow
+def test_executed_notebook_shows_state_after_later_cells(tmp_path: Path) -> None:
+    """nbclient (nbconvert --execute, nbmake, make notebooks) applies the display updates
+    sent by later cells: the saved snapshot is the final state, not the display-time one."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_code_cell(src)
+        for src in (
+            f"import fusionkit as fk\nstore = fk.VoteStore({str(tmp_path / 'v.db')!r})",
+            'panel = fk.VotePanel(store, ["Tool A"], voter="ana")\npanel',
+            'panel.vote("Tool A", "ship")',
+            'store.vote("Tool A", "skip", voter="bo")  # no refresh: the cell hook catches it',
+            "store.close()",
+        )
+    ]
+    NotebookClient(nb, timeout=120, resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = nb.cells[1].outputs
+    assert WIDGET_VIEW_MIME in outputs[0]["data"]
+    html = outputs[1]["data"]["text/html"]
+    assert "data-fk-snapshot" in html
+    assert "<td>1</td><td>1</td>" in html  # 1 ship (ana) and 1 skip (bo): the final state
