@@ -8,7 +8,10 @@ Two steps, so that ``fuse_many`` validates what its fusions share once:
   shuffled labels, each member's request (see the engine's docstring for why).
 
 :func:`resolve_models` is the one way a front-end (CLI, console, ``fuse``) turns spec
-strings into models: a repeated spec is the same instance.
+strings into models: a repeated spec is the same instance. With ``unavailable=True`` (what
+``fuse`` uses for the pool) a spec that cannot be configured (no API key, unknown form)
+becomes an :class:`UnavailableModel` whose every call fails with that error, so the member
+is a failed row like any other failure instead of an exception out of ``fuse``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 
 from ..errors import ConfigurationError, InvalidRequestError
 from ..models.base import Model
-from ..types import build_request
+from ..types import Completion, Request, build_request
 from .labels import labels_for, shuffle_order
 from .modes import MODES, Mode, get_mode
 from .state import Member, Plan
@@ -33,6 +36,7 @@ __all__ = [
     "MODES",
     "SELF_MOA_TEMPERATURE",
     "Setup",
+    "UnavailableModel",
     "check_prompt",
     "plan_for",
     "prepare",
@@ -44,6 +48,27 @@ __all__ = [
 #: Sampling temperature given by default to a model that appears more than once in a pool.
 SELF_MOA_TEMPERATURE = 0.7
 _EXTRACT_KINDS = ("auto", "number", "choice", "text")
+
+
+class UnavailableModel(Model):
+    """A pool member whose spec could not be configured: every call fails with the reason.
+
+    Args:
+        spec: The spec string, shown as the member's name.
+        error: The :class:`ConfigurationError` that building it raised.
+    """
+
+    kind = "unavailable"
+    cacheable = False
+
+    def __init__(self, spec: str, error: ConfigurationError) -> None:
+        super().__init__(spec)
+        self.error_type = type(error)
+        self.message = str(error)
+
+    async def _acomplete(self, request: Request) -> Completion:
+        # A fresh exception per call: re-raising one instance would grow its traceback.
+        raise self.error_type(self.message)
 
 
 def resolve_model(item: object, what: str) -> Model:
@@ -63,7 +88,9 @@ def resolve_model(item: object, what: str) -> Model:
     )
 
 
-def resolve_models(items: Sequence[object], what: str = "pool") -> list[Model]:
+def resolve_models(
+    items: Sequence[object], what: str = "pool", *, unavailable: bool = False
+) -> list[Model]:
     """Resolve models and specs; a repeated spec string becomes ONE instance.
 
     Self-MoA samples a repeated model once per occurrence with its own seed, and a local
@@ -72,6 +99,13 @@ def resolve_models(items: Sequence[object], what: str = "pool") -> list[Model]:
     Args:
         items: Models or spec strings.
         what: How to name an item in errors (``"pool"`` -> ``pool[2]``).
+        unavailable: When True, a spec that raises :class:`ConfigurationError` (a missing
+            key, an unknown form) becomes an :class:`UnavailableModel` that fails every
+            call with that message: in a pool, one unusable member is a failed row.
+
+    Raises:
+        ConfigurationError: A spec that cannot be configured (with ``unavailable=False``).
+        InvalidRequestError: An item that is neither a Model nor a string.
     """
     built: dict[str, Model] = {}
     out = []
@@ -79,7 +113,12 @@ def resolve_models(items: Sequence[object], what: str = "pool") -> list[Model]:
         if isinstance(item, str):
             key = item.strip()
             if key not in built:
-                built[key] = resolve_model(key, f"{what}[{i}]")
+                try:
+                    built[key] = resolve_model(key, f"{what}[{i}]")
+                except ConfigurationError as exc:
+                    if not unavailable:
+                        raise
+                    built[key] = UnavailableModel(key, exc)
             out.append(built[key])
         else:
             out.append(resolve_model(item, f"{what}[{i}]"))
@@ -161,7 +200,8 @@ def prepare_setup(
 
     Raises:
         InvalidRequestError: Anything invalid, naming it.
-        ConfigurationError: A spec string that cannot be resolved.
+        ConfigurationError: The judge's spec cannot be configured (a pool member's
+            becomes an :class:`UnavailableModel`: a failed row).
     """
     the_mode = get_mode(mode)
     if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
@@ -213,8 +253,10 @@ def prepare_setup(
     if judge_timeout is None and not isinstance(timeout, (list, tuple)):
         jt = timeouts[0]
 
-    models = tuple(resolve_models(pool))
+    # The judge first: a judge that cannot be configured is an error before anything
+    # loads; a pool member that cannot is a failed row (see resolve_models).
     judge_model = None if judge is None else resolve_model(judge, "judge")
+    models = tuple(resolve_models(pool, unavailable=True))
     counts: dict[str, int] = {}
     for m in models:
         counts[m.identity] = counts.get(m.identity, 0) + 1
