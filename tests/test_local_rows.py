@@ -64,10 +64,10 @@ def test_row_sampler_leaves_greedy_rows_and_forces_one_token_per_sampling_row() 
     gen = torch.Generator().manual_seed(0)
     scores = torch.randn(3, 50, generator=gen)
     policies = [RowPolicy(0.0), RowPolicy(0.8, seed=1), RowPolicy(1.2, top_p=0.5, seed=2)]
-    out = row_sampler_class()(policies)(torch.zeros(3, 4, dtype=torch.long), scores)
+    out = row_sampler_class()(policies)(torch.zeros(3, 4, dtype=torch.long), scores.clone())
     assert torch.equal(out[0], scores[0])  # greedy: untouched
-    for row in (1, 2):
-        assert int(torch.isfinite(out[row]).sum()) == 1  # argmax can only pick the draw
+    for row in (1, 2):  # the draw is the one +inf: argmax must pick it
+        assert int(torch.isinf(out[row]).sum()) == 1 and out[row].max() == float("inf")
 
 
 def test_a_row_draws_the_same_tokens_whatever_rows_are_beside_it() -> None:

@@ -177,15 +177,13 @@ def constraint_processor_class() -> type:
                 packed[k, n:] = 0
             allowed = ((packed.unsqueeze(-1) >> self._bits) & 1).bool().reshape(len(live), -1)
             allowed = allowed[:, : scores.shape[1]].to(scores.device)
-            index = torch.tensor(live, device=scores.device)
-            rows = scores.index_select(0, index)
-            rows = rows.masked_fill(~allowed, float("-inf"))
-            # A matcher in error allows nothing: end the row rather than argmax over -inf.
-            dead = ~allowed.any(dim=1)
-            if bool(dead.any()):
-                rows[dead, self.eos_id] = 0.0
-            scores = scores.clone()
-            scores.index_copy_(0, index, rows)
+            # In place: generate() hands over a fresh float copy of the logits each step.
+            for k, i in enumerate(live):
+                if bool(allowed[k].any()):
+                    scores[i].masked_fill_(~allowed[k], float("-inf"))
+                else:  # a matcher in error allows nothing: end the row
+                    scores[i].fill_(float("-inf"))
+                    scores[i, self.eos_id] = 0.0
             return scores
 
         def complete(self, row: int) -> bool:
