@@ -19,14 +19,15 @@ widget hides the snapshot (no duplicate); without the live widget the style is a
 and the snapshot shows. The snapshot carries a style that hides a dead widget view just
 before it in JupyterLab (the error line), using ``:has()``.
 
-Where the updates land: nbclient (``jupyter nbconvert --execute``, nbmake, ``make
-notebooks``) and classic Notebook apply ``update_display`` across cells, so executed
-notebooks stay consistent. JupyterLab applies display updates only inside the output
-area of the cell that is executing, and sends the outputs of widget callbacks (a click)
-to its log console — so after clicking in JupyterLab, call :func:`share` on the saved file
-(``fk.share("my.ipynb")``): it writes every live widget's current snapshot into the file,
-drops the dead widget views and the saved widget state, and then plain ``jupyter
-nbconvert --to html``, GitHub, nbviewer and a reopened JupyterLab all show that state.
+Where the updates land (checked in a real browser by
+``tests/test_notebook_widgets_browser.py``): in JupyterLab 4.6 (ipywidgets 8.1, ipykernel
+7.4) the update sent by a click reaches the cell's saved output, so Run All, click, save,
+reopen without a kernel and plain ``jupyter nbconvert --to html`` all show the clicked
+state, with or without "Save Widget State Automatically". nbclient (``jupyter nbconvert
+--execute``, nbmake, ``make notebooks``) applies updates sent by later cells. For a front
+end that drops an update, :func:`share` (``share("my.ipynb")`` in the kernel, after
+saving) writes every live widget's current snapshot into the file, drops the dead views
+and the saved widget state.
 
 Reuse it for any widget::
 
@@ -35,8 +36,9 @@ Reuse it for any widget::
             return render("widget_mine.html", state=...)  # escaped by the template
 
 and call ``self.refresh_snapshot()`` after each state change; displayed snapshots are
-also refreshed after every cell the kernel runs (an IPython ``post_run_cell`` hook), so a
-widget that does not call it (FusionConsole) is current as of the last executed cell. The
+also refreshed after every cell the kernel runs (an IPython ``post_run_cell`` hook), so
+state changed behind a widget's back (a later cell voting through the store) is current
+as of the last executed cell. The
 mixin appends the hidden live-style child itself when the widget is displayed. Put the
 mixin *first* in the bases. Building a snapshot must never call a model or block: it
 reads state the widget holds.
