@@ -24,6 +24,7 @@ __all__ = [
     "candidates_frame",
     "fusion_html",
     "style_candidates",
+    "timing_line",
     "verdict_line",
 ]
 
@@ -117,9 +118,48 @@ def verdict_line(result: FusionResult) -> str:
     return " · ".join(parts)
 
 
+def timing_line(result: FusionResult) -> str:
+    """``"total 2.1 s · pool 1.9 s, slowest member 1.9 s, overhead ×1.01 · judge 0.2 s"``.
+
+    Cache hits are not measured calls: a cached member's lookup is left out of the
+    slowest member and the overhead, and when every call was cached the line says so and
+    gives the original calls' latencies instead (``Candidate.latency_s`` keeps them).
+    """
+    t = result.timings
+    parts = [f"total {fmt_seconds(t.total_s)}"]
+    judged = [j for j in result.judge_calls if j.ok]
+    if result.all_cached:
+        slowest = max((c.latency_s or 0.0 for c in result.succeeded), default=0.0)
+        original = [f"slowest member {fmt_seconds(slowest)}"]
+        if judged:
+            original.append(f"judge {fmt_seconds(sum(j.latency_s for j in judged))}")
+        parts.append(f"all cached (original calls: {', '.join(original)})")
+        return " · ".join(parts)
+    fresh = [c.end_s - c.start_s for c in result.candidates if not c.cached]
+    n_cached = sum(1 for c in result.candidates if c.cached)
+    pool = f"pool {fmt_seconds(t.pool_wall_s)}"
+    if not fresh:
+        pool += " (all members cached)"
+    else:
+        pool += f", slowest member {fmt_seconds(max(fresh))}"
+        ratio = result.overhead_ratio
+        if ratio is not None:
+            pool += f", overhead ×{ratio:.2f}"
+        if n_cached:
+            pool += f" ({n_cached} cached, not counted)"
+    parts.append(pool)
+    if result.rounds:
+        parts.append(f"debate {fmt_seconds(t.debate_s)}")
+    if result.judge_calls:
+        judge = f"judge {fmt_seconds(t.judge_s)}"
+        if judged and all(j.cached for j in judged):
+            judge += f" (cached; originally {fmt_seconds(sum(j.latency_s for j in judged))})"
+        parts.append(judge)
+    return " · ".join(parts)
+
+
 def _context(result: FusionResult) -> dict[str, Any]:
     j = result.judgment
-    t = result.timings
     frame_rows = []
     for c in by_label(result.candidates):
         score = j.scores.get(c.label)
@@ -138,18 +178,12 @@ def _context(result: FusionResult) -> dict[str, Any]:
                 "answer": (j.answers or {}).get(c.label),
             }
         )
-    overhead = t.overhead_ratio
     return {
         "r": result,
         "j": j,
         "verdict": verdict_line(result),
         "rows": frame_rows,
-        "total": fmt_seconds(t.total_s),
-        "pool": fmt_seconds(t.pool_wall_s),
-        "slowest": fmt_seconds(t.slowest_member_s),
-        "judge_time": fmt_seconds(t.judge_s) if result.judge_calls else None,
-        "debate_time": fmt_seconds(t.debate_s) if result.rounds else None,
-        "overhead": None if overhead is None else f"{overhead:.2f}",
+        "timing": timing_line(result),
         "cost": fmt_cost(result.cost_usd),
         "cost_known": fmt_cost(result.cost_known_usd),
         "cost_complete": result.cost_complete,

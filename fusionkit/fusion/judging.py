@@ -92,6 +92,7 @@ async def judge_call(
         end_s=r.end_s,
         prompt=tuple((m.role, m.content) for m in messages),
         structured=None if schema is None or c is None else r.unstructured is None,
+        cached=bool(c is not None and c.cached),
     )
     run.rec.judge_calls.append(call)
     reply = Reply(

@@ -96,6 +96,8 @@ class JudgeCall:
         prompt: The messages sent, as ``(role, content)`` pairs (for audit).
         structured: True when the reply matched the requested JSON Schema, False when it
             did not (it was then read leniently), None when no schema was asked for.
+        cached: True when the reply came from the response cache (``latency_s`` is then
+            the original call's, ``end_s - start_s`` the lookup's).
     """
 
     step: str
@@ -109,6 +111,7 @@ class JudgeCall:
     end_s: float = 0.0
     prompt: tuple[tuple[str, str], ...] = ()
     structured: bool | None = None
+    cached: bool = False
 
     @property
     def ok(self) -> bool:
@@ -239,7 +242,10 @@ class Timings:
 
     @property
     def overhead_ratio(self) -> float | None:
-        """Pool wall time / slowest member: 1.0 is perfect parallelism, n is sequential."""
+        """Pool wall time / slowest member: 1.0 is perfect parallelism, n is sequential.
+
+        Counts cache lookups as members; :attr:`FusionResult.overhead_ratio` counts only
+        fresh calls (what the display shows)."""
         if self.slowest_member_s <= 0:
             return None
         return self.pool_wall_s / self.slowest_member_s

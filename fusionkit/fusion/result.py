@@ -4,15 +4,23 @@ A :class:`FusionResult` holds the prompt, the mode, the answer, every candidate 
 ones included, with ``error`` set), the judgment (winner, scores, rationale, the judge's
 raw reply, whether a fallback was used and why), the debate rounds, every judge call, the
 events, and the timings. It renders itself: :meth:`FusionResult.to_frame` (one row per
-candidate), :meth:`FusionResult.timeline` (matplotlib) and ``_repr_html_`` (escaped HTML
-that reads well on GitHub and nbviewer).
+candidate), :meth:`FusionResult.timeline` (matplotlib), ``_repr_html_`` (escaped HTML
+that reads well on GitHub and nbviewer) and :meth:`FusionResult.to_html` /
+:meth:`FusionResult.save` (the same view as a standalone page).
+
+Cached answers keep their original latency (``Candidate.latency_s``) while their span
+(``end_s - start_s``) is the cache lookup, so the parallelism figure
+(:attr:`FusionResult.overhead_ratio`) counts only fresh calls, and :attr:`all_cached`
+says when there were none.
 
 The records it holds live in :mod:`.records` (re-exported here).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..types import Usage
@@ -32,6 +40,8 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from ..render.report import Report
 
 __all__ = [
     "Candidate",
@@ -113,6 +123,34 @@ class FusionResult:
                 return answers[self.judgment.winner]
         return extract_answer(self.answer, choices=detect_choices(self.prompt))
 
+    # -- timing -----------------------------------------------------------------------------
+
+    @property
+    def n_cached(self) -> int:
+        """How many answered calls (members and judge) came from the response cache."""
+        calls = [*self.succeeded, *(j for j in self.judge_calls if j.ok)]
+        return sum(1 for c in calls if c.cached)
+
+    @property
+    def all_cached(self) -> bool:
+        """True when every answered call (members and judge) came from the response cache:
+        the wall times then measure cache lookups, and the latencies shown are the
+        original calls'."""
+        calls = [*self.succeeded, *(j for j in self.judge_calls if j.ok)]
+        return bool(calls) and all(c.cached for c in calls)
+
+    @property
+    def overhead_ratio(self) -> float | None:
+        """Pool wall time / slowest FRESH member call: 1.0 is perfect parallelism.
+
+        A cached member's span is a lookup, not a call, so it is left out; None when every
+        member was cached (nothing was measured) or no member took measurable time.
+        """
+        fresh = [c.end_s - c.start_s for c in self.candidates if not c.cached]
+        if not fresh or max(fresh) <= 0:
+            return None
+        return self.timings.pool_wall_s / max(fresh)
+
     # -- accounting -------------------------------------------------------------------------
 
     def _cost_parts(self) -> list[float | None]:
@@ -174,6 +212,38 @@ class FusionResult:
 
         return fusion_html(self)
 
+    def to_html(self) -> str:
+        """This result as a standalone HTML page (its own CSS, no external resources).
+
+        Every piece of model text is escaped, as in the notebook view.
+
+        Returns:
+            A complete HTML document.
+        """
+        return self._page().to_html()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_html` to ``path`` (atomically, creating the folder).
+
+        Args:
+            path: Where to write the ``.html`` file.
+
+        Returns:
+            The absolute path written.
+        """
+        return self._page().save(path)
+
+    def _page(self) -> Report:
+        from ..render.report import Report
+        from .display import fusion_html
+
+        short = self.prompt if len(self.prompt) <= 60 else self.prompt[:57] + "..."
+        report = Report(f"Fusion · {self.mode} · {short}")
+        report.add_heading("Prompt")
+        report.add_text(self.prompt)
+        report.add_html(fusion_html(self))
+        return report
+
     def __repr__(self) -> str:
         ok = len(self.succeeded)
         answer = self.answer if len(self.answer) <= 60 else self.answer[:57] + "..."
@@ -201,5 +271,5 @@ class FusionResult:
             "total_s": self.timings.total_s,
             "pool_wall_s": self.timings.pool_wall_s,
             "judge_s": self.timings.judge_s,
-            "overhead_ratio": self.timings.overhead_ratio,
+            "overhead_ratio": self.overhead_ratio,
         }

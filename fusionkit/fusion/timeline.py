@@ -4,7 +4,10 @@
 turns, judge calls) as :class:`Span` records; the console's Timeline tab shows them as a
 table and :func:`fusion_timeline` draws them (matplotlib, imported lazily so
 ``import fusionkit`` stays light). Failed calls are hatched red, so a timeout reads at a
-glance. The figure is made with pyplot and then closed: the returned Figure is displayed
+glance. A call served from the response cache is not a measured call: its span is marked
+``cached`` and carries the original call's latency, the plot draws that latency as a grey
+hatched bar labelled "cached (original latency)", and the title says "all cached" rather
+than a parallelism figure made of cache lookups. The figure is made with pyplot and then closed: the returned Figure is displayed
 once by the notebook (as the cell's value), not a second time by the inline backend.
 """
 
@@ -27,6 +30,7 @@ SpanKind = Literal["member", "debate", "judge"]
 
 _COLOUR = {"member": "#4c9be8", "debate": "#8fc1f0", "judge": "#b07cd8"}
 _FAIL = "#e5534b"
+_CACHED = "#d9d9d9"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,8 @@ class Span:
         end_s: Seconds since the fusion started.
         ok: False when the call failed.
         kind: ``"member"``, ``"debate"`` or ``"judge"``.
+        cached: True when the answer came from the response cache (the span is the lookup).
+        original_s: For a cached call, the original call's latency; else None.
     """
 
     who: str
@@ -48,6 +54,8 @@ class Span:
     end_s: float
     ok: bool
     kind: SpanKind = "member"
+    cached: bool = False
+    original_s: float | None = None
 
     @property
     def duration_s(self) -> float:
@@ -58,7 +66,16 @@ class Span:
 def timeline_spans(result: FusionResult) -> list[Span]:
     """Every timed call of a fusion, in start order."""
     spans = [
-        Span(f"{c.label} · {c.model}", "answer", c.start_s, c.end_s, c.ok, "member")
+        Span(
+            f"{c.label} · {c.model}",
+            "answer",
+            c.start_s,
+            c.end_s,
+            c.ok,
+            "member",
+            cached=c.cached,
+            original_s=c.latency_s if c.cached else None,
+        )
         for c in result.candidates
     ]
     for rnd in result.rounds[1:]:  # round 0 repeats the initial answers already listed
@@ -74,7 +91,16 @@ def timeline_spans(result: FusionResult) -> list[Span]:
             for t in rnd.turns
         ]
     spans += [
-        Span(f"judge · {j.model}", j.step, j.start_s, j.end_s, j.ok, "judge")
+        Span(
+            f"judge · {j.model}",
+            j.step,
+            j.start_s,
+            j.end_s,
+            j.ok,
+            "judge",
+            cached=j.cached,
+            original_s=j.latency_s if j.cached else None,
+        )
         for j in result.judge_calls
     ]
     return sorted(spans, key=lambda s: (s.start_s, s.who))
@@ -110,6 +136,20 @@ def fusion_timeline(result: FusionResult, ax: Axes | None = None) -> Figure:
     y_of = {who: i for i, who in enumerate(member_rows)}
 
     def bar(y: int, s: Span) -> None:
+        if s.cached and s.original_s is not None:
+            # The lookup took nothing; show what the original call took, marked as such.
+            ax.barh(
+                y,
+                max(s.original_s, 1e-4),
+                left=s.start_s,
+                height=0.6,
+                color=_CACHED,
+                hatch="..",
+                edgecolor="#888",
+                linewidth=0.5,
+            )
+            ax.text(s.start_s + s.original_s, y, " cached", va="center", fontsize=7)
+            return
         ax.barh(
             y,
             max(s.end_s - s.start_s, 1e-4),
@@ -127,14 +167,17 @@ def fusion_timeline(result: FusionResult, ax: Axes | None = None) -> Figure:
     for k, s in enumerate(judge_spans):
         bar(len(member_rows) + k, s)
     pool_end = max((c.end_s for c in result.candidates), default=0.0)
-    ax.axvline(pool_end, color="#888", linestyle="--", linewidth=0.8)
+    if not result.all_cached:
+        ax.axvline(pool_end, color="#888", linestyle="--", linewidth=0.8)
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(rows, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds since the fusion started")
-    ratio = result.timings.overhead_ratio
+    ratio = result.overhead_ratio
     title = f"Fusion timeline · {result.mode} · total {result.timings.total_s:.2f} s"
-    if ratio is not None:
+    if result.all_cached:
+        title += " · all cached (bars: original latencies)"
+    elif ratio is not None:
         title += f" · pool overhead ×{ratio:.2f}"
     ax.set_title(title, fontsize=10)
     handles = [Patch(color=_COLOUR["member"], label="member"), Patch(color=_FAIL, label="failed")]
@@ -142,6 +185,10 @@ def fusion_timeline(result: FusionResult, ax: Axes | None = None) -> Figure:
         handles.insert(1, Patch(color=_COLOUR["debate"], label="debate turn"))
     if judge_spans:
         handles.append(Patch(color=_COLOUR["judge"], label="judge"))
+    if any(s.cached for s in spans):
+        handles.append(
+            Patch(facecolor=_CACHED, hatch="..", edgecolor="#888", label="cached (original)")
+        )
     ax.legend(
         handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
     )
