@@ -143,7 +143,8 @@ def timing_line(result: FusionResult) -> str:
     else:
         pool += f", slowest member {fmt_seconds(max(fresh))}"
         ratio = result.overhead_ratio
-        if ratio is not None:
+        # Below ~10 ms the ratio measures the event loop, not the models.
+        if ratio is not None and max(fresh) >= 0.01:
             pool += f", overhead ×{ratio:.2f}"
         if n_cached:
             pool += f" ({n_cached} cached, not counted)"
