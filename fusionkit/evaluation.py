@@ -482,7 +482,7 @@ async def acalibrate(
     pool: Sequence[Model],
     *,
     judge: Model | None = None,
-    signal: str = "agreement",
+    signal: str | tuple[str, ...] = "agreement",
     escalate_to: str = "auto",
     check: Checker = "auto",
     max_tokens: int = 16,
@@ -506,7 +506,8 @@ async def acalibrate(
         pool: The escalation pool.
         judge: The escalation's judge.
         signal: The signal to calibrate (``"agreement"``, ``"logprob"``,
-            ``"min_logprob"``, ``"selfcheck"``).
+            ``"min_logprob"``, ``"selfcheck"``), or a tuple of signals calibrated
+            together (the cascade stops only when each is confident).
         escalate_to: The escalation mode.
         check: How replies are graded (see :func:`check_answer`).
         max_tokens: Token limit of each answer.
@@ -526,7 +527,7 @@ async def acalibrate(
 
     if not tasks:
         raise InvalidRequestError("no tasks: calibration needs labelled tasks.")
-    check_signal(signal)
+    signal = check_signal(signal)
     check_checker(check)
     cond = cascade_condition(
         edge, pool, judge=judge, signals=signal, escalate_to=escalate_to, **options
