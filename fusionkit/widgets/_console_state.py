@@ -42,6 +42,8 @@ class MemberStatus:
         error: ``"ErrorType: message"`` when the last call failed.
         note: Extra words: the debate round, the judge step, a re-ask, a fallback.
         calls: How many calls finished or failed (debate rounds and re-asks add up).
+        cached: True when its answer (the judge: every answer) came from the response
+            cache; ``latency_s`` is then the original call's (set when the run ends).
     """
 
     name: str
@@ -52,14 +54,24 @@ class MemberStatus:
     error: str | None = None
     note: str = ""
     calls: int = 0
+    cached: bool = False
+
+    @property
+    def who(self) -> str:
+        """``"A · edge"`` once the label is known (three ``edge`` rows read apart), else
+        the model's name; the judge's row is ``"judge · name"``."""
+        if self.role == "judge":
+            return f"judge · {self.name}"
+        return f"{self.label} · {self.name}" if self.label else self.name
 
     @property
     def text(self) -> str:
-        """``"waiting"``, ``"running"``, ``"done · 850 ms"``, ``"failed · Type: reason"``."""
+        """``"waiting"``, ``"running"``, ``"done · 850 ms"``, ``"done · 9.6 s (cached)"``,
+        ``"failed · Type: reason"``."""
         from ..render.html import fmt_seconds
 
         if self.state == "done" and self.latency_s is not None:
-            return f"done · {fmt_seconds(self.latency_s)}"
+            return f"done · {fmt_seconds(self.latency_s)}" + (" (cached)" if self.cached else "")
         if self.state == "failed":
             return f"failed · {self.error}" if self.error else "failed"
         return self.state
@@ -127,7 +139,12 @@ def _stage_text(e: FusionEvent, mode: str | None) -> str:
 def _settle(
     rows: Sequence[MemberStatus], judge_row: MemberStatus | None, result: FusionResult | None
 ) -> tuple[list[MemberStatus], MemberStatus | None]:
-    """Mark the rows a finished run never reached as ``"not run"``.
+    """Settle the rows when a run ends.
+
+    Rows the run never reached are ``"not run"``; a member stopped mid-debate after it
+    answered stays ``"done"`` (noted as stopped); with a result, a cached answer is marked
+    ``cached`` and shows the original call's latency, so the table and the "all cached"
+    total tell the same story.
 
     Args:
         rows: The pool rows at the end of the run.
@@ -137,14 +154,35 @@ def _settle(
     Returns:
         The settled pool rows and judge row.
     """
-    # Members the engine never reached (validation error, cancel) did not run.
-    settled = [
-        replace(r, state="not run") if r.state in ("waiting", "running") else r for r in rows
-    ]
+    settled = [_settle_member(r, result) for r in rows]
     jr = judge_row
     if jr is not None and jr.state in ("waiting", "running"):
         note = jr.note
         if result is not None and jr.calls == 0:
             note = f"not needed (method: {result.judgment.method})"
-        jr = replace(jr, state="not run", note=note)
+        if jr.calls > 0:  # stopped while re-asking: it did answer before
+            jr = replace(jr, state="done", note=f"{note}; stopped before the next reply")
+        else:
+            jr = replace(jr, state="not run", note=note)
+    if jr is not None and result is not None:
+        answered = [j for j in result.judge_calls if j.ok]
+        if answered and all(j.cached for j in answered):
+            # What the judge took originally, marked as such (the run itself took ms).
+            jr = replace(jr, cached=True, latency_s=sum(j.latency_s for j in answered))
     return settled, jr
+
+
+def _settle_member(row: MemberStatus, result: FusionResult | None) -> MemberStatus:
+    if row.state in ("waiting", "running"):
+        if row.calls == 0:
+            # The engine never reached it, or stopped it before its answer: it did not run.
+            note = "stopped while answering" if row.state == "running" else row.note
+            return replace(row, state="not run", note=note)
+        # Stopped mid-debate: it answered before, so it is not "not run".
+        stopped = f"{row.note}; stopped before it finished" if row.note else "stopped"
+        return replace(row, state="done", note=stopped)
+    if result is not None and row.label is not None:
+        for c in result.candidates:
+            if c.label == row.label and c.cached and c.ok:
+                return replace(row, cached=True, latency_s=c.latency_s)
+    return row
