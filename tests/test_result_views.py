@@ -81,3 +81,13 @@ def test_to_html_is_a_standalone_escaped_page(tmp_path: Path) -> None:
     assert find_external_resources(page) == []
     path = r.save(tmp_path / "out" / "fusion.html")
     assert path.read_text(encoding="utf-8").count("&lt;script&gt;alert(1)") >= 1
+
+
+def test_long_text_wraps_instead_of_widening_the_tables() -> None:
+    long = "word " * 50 + "https://example.com/" + "x" * 300
+    pool = [fk.FakeModel(f"m{i}", long) for i in range(5)]
+    html = fk.fuse("Explain", pool, mode="vote", progress=False)._repr_html_()
+    # the side-by-side table fits its container (no min-width that overflows and clips)
+    assert "min-width" not in html and "table-layout:fixed;width:100%" in html
+    # unbroken strings (URLs, spec strings) may break anywhere
+    assert html.count("overflow-wrap:anywhere") >= 5 + 5 + 1
