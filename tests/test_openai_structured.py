@@ -151,3 +151,67 @@ def test_other_400s_do_not_step_down(srv: FakeOpenAIServer) -> None:
     with pytest.raises(BadRequestError, match="max_tokens"):
         model.complete("city?", schema=CITY)
     assert model.response_format_level == "json_schema" and srv.attempts("bad") == 1
+
+
+def test_prompt_levels_show_an_example_of_the_shape() -> None:
+    from fusionkit.models.openai.structured import skeleton, with_schema_prompt
+    from fusionkit.schema import Schema
+    from fusionkit.types import build_request
+
+    nested = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "kind": {"enum": ["a", "b"]},
+            "score": {"type": ["number", "null"]},
+            "inner": {"properties": {"ok": {"type": "boolean"}}},
+        },
+    }
+    assert skeleton(nested) == {
+        "name": "...",
+        "tags": ["..."],
+        "kind": "a",
+        "score": 0.0,
+        "inner": {"ok": False},
+    }
+    request = build_request("city?", system="Be terse.")
+    shaped = with_schema_prompt(request, Schema.of(CITY))
+    system, user = shaped.messages
+    assert system.content.startswith("Be terse.") and '"additionalProperties"' in system.content
+    assert user.content == 'city?\nAnswer in JSON like {"city": "...", "population": 0}.'
+
+
+@pytest.mark.slow
+def test_embedded_model_behind_a_server_without_response_format(
+    edge_home: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real path: the default 135M model, served without any response_format support."""
+    import fusionkit as fk
+
+    monkeypatch.setenv("FUSIONKIT_HOME", str(edge_home))
+    edge = fk.model("edge", cache=False, device="cpu", progress=False)
+    schema = {
+        "type": "object",
+        "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+        "required": ["city", "country"],
+    }
+
+    def reply(body: dict[str, Any]) -> str:
+        return edge.complete(body["messages"], max_tokens=body["max_tokens"], cache=False).text
+
+    with FakeOpenAIServer() as srv:
+        srv.configure("smol", reply=reply, structured="none")
+        model = OpenAICompatModel("smol", base_url=srv.base_url, cache=False, read_timeout=300)
+        parsed = []
+        for q in ("What is the capital of France?", "Which city is Italy's capital?"):
+            try:
+                parsed.append(model.complete(q, schema=schema, max_tokens=48).parsed)
+            except StructuredOutputError:
+                pass
+        assert model.response_format_level == "prompt"
+        # Greedy answers on this machine: both are JSON of the right shape (the facts are
+        # the model's). Without the reminder in the user turn neither was. One is enough
+        # here: another machine's kernels may tip a greedy answer into a repetition loop.
+        assert parsed, "the 135M model gave no usable JSON at the prompt level"
+        edge.close()

@@ -293,7 +293,7 @@ class OpenAICompatModel(Model):
         except StructuredOutputError as exc:
             problem = exc.problem or str(exc)
         again = await self._complete_once(
-            reask(sent, completion.text, problem), level, start, deadline
+            reask(sent, completion.text, problem, schema), level, start, deadline
         )
         usage = completion.usage + again.usage
         cost = (
