@@ -102,6 +102,30 @@ def bench_ratings(n_models: int, n_battles: int, rounds: int) -> float:
     return time.perf_counter() - t0
 
 
+def bench_panel_clicks(subjects: int, clicks: int, displayed: bool) -> float:
+    """Milliseconds per VotePanel click; displayed, each click also re-renders and sends
+    the snapshot beside the view (IPython's display calls are stubbed: no kernel)."""
+    import IPython.display as ipd
+
+    from fusionkit.widgets.voting import VotePanel
+
+    ipd.display = lambda *a, **k: None  # type: ignore[assignment]
+    ipd.update_display = lambda *a, **k: None  # type: ignore[assignment]
+    with tempfile.TemporaryDirectory() as tmp:
+        store = VoteStore(Path(tmp) / "panel.db")
+        names = [f"Tool {i}" for i in range(subjects)]
+        panel = VotePanel(store, names, voter="ana")
+        if displayed:
+            panel._ipython_display_()
+        t0 = time.perf_counter()
+        for i in range(clicks):
+            panel.buttons(names[i % subjects])[i % 2].click()
+        secs = time.perf_counter() - t0
+        assert sum(sum(t.values()) for t in store.tallies().values()) == subjects
+        store.close()
+    return secs / clicks * 1000
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
@@ -123,6 +147,16 @@ def main() -> None:
         secs = min(bench_ratings(models, battles, rounds) for _ in range(2))
         print(f"| {models} | {battles} | {rounds} | {secs:.2f} |")
     assert not math.isnan(secs)
+    print()
+    print("| VotePanel subjects | snapshot displayed | ms per click |")
+    print("|---:|---|---:|")
+    for subjects in (2, 10):
+        for displayed in (False, True):
+            ms = min(
+                bench_panel_clicks(subjects, 100 if args.quick else 400, displayed)
+                for _ in range(2)
+            )
+            print(f"| {subjects} | {'yes' if displayed else 'no'} | {ms:.2f} |")
 
 
 if __name__ == "__main__":
