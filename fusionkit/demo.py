@@ -162,6 +162,107 @@ def measured_text(t: Any) -> Any:
     ]
 
 
+#: Column names a person reads in the report (the frames keep their code names).
+HUMAN_COLUMNS = {
+    "condition": "Condition",
+    "accuracy": "Accuracy",
+    "vs_edge_alone": "vs edge alone",
+    "tokens_per_prompt": "Tokens / prompt",
+    "median_s": "Median latency (s)",
+    "p90_s": "p90 latency (s)",
+    "escalated": "Escalated",
+    "errors": "Errors",
+    "correct": "Correct",
+    "median_latency_s": "Median latency (s)",
+    "wall_s": "Wall time (s)",
+    "tokens": "Tokens",
+    "cost_usd": "Cost (USD)",
+    "memory_mb": "Weights (MB)",
+    "cached_answers": "Cached answers",
+    "model": "Condition",
+    "rating": "Rating",
+    "lower": "95 % low",
+    "upper": "95 % high",
+    "rank": "Rank",
+    "battles": "Battles",
+    "task_id": "Task",
+    "expected": "Expected",
+    "extracted": "Answer found",
+    "latency_s": "Latency (s)",
+    "reply": "Reply",
+    "error": "Error",
+}
+
+
+def human(frame: Any) -> Any:
+    """The frame with :data:`HUMAN_COLUMNS` names (unknown columns keep theirs)."""
+    return frame.rename(columns=HUMAN_COLUMNS)
+
+
+def answers_frame(evaluation: Evaluation) -> Any:
+    """Every graded answer as a person reads it: ✓/✗, rounded latency, no empty cells."""
+    f = evaluation.to_frame()
+    return human(
+        f.assign(
+            correct=["✓" if c else "✗" for c in f["correct"]],
+            latency_s=f["latency_s"].astype(float).round(2),
+            extracted=[("—" if x is None or x != x else str(x)) for x in f["extracted"]],
+            error=[("" if e is None or e != e else str(e)) for e in f["error"]],
+        )[
+            [
+                "task_id",
+                "condition",
+                "expected",
+                "extracted",
+                "correct",
+                "latency_s",
+                "reply",
+                "error",
+            ]
+        ]
+    )
+
+
+def headline_stats(
+    measured: Any, summary: Any, best: str, footprint: int, n_tasks: int, wall: float
+) -> list[tuple[str, str, str]]:
+    """The figures at the top of the report: accuracy of both options, the difference
+    with its interval, the model's memory, the task count and the wall time."""
+    s = summary.set_index("condition")
+    m = measured.set_index("condition")
+
+    def acc(name: str) -> tuple[str, str, str]:
+        return (
+            name,
+            f"{float(s.loc[name, 'accuracy']) * 100:.0f} %",
+            f"{s.loc[name, 'correct']} correct",
+        )
+
+    stats = [acc("edge alone"), acc(best)]
+    d, lo, hi = (m.loc[best, k] for k in ("diff", "diff_lo", "diff_hi"))
+    if d is not None and d == d:
+        stats.append(
+            (
+                f"{best} vs edge alone",
+                f"{d * 100:+.0f} points",
+                f"95 % CI {lo * 100:+.0f} to {hi * 100:+.0f}",
+            )
+        )
+    stats.append(("edge model in memory", f"{footprint / 1e6:.0f} MB", "4-bit NF4 weights"))
+    stats.append(("tasks", str(n_tasks), "arithmetic and multiple choice"))
+    stats.append(("wall time", f"{wall:.0f} s", "the whole demo, this machine"))
+    cached = int(summary["cached_answers"].sum())
+    if cached:
+        stats.append(("cached answers", str(cached), "their latencies are not fresh"))
+    return stats
+
+
+def _money(value: Any) -> str:
+    if value is None or value != value:
+        return "unknown"
+    return f"${value:.4f}" if value else "$0"
+
+
 def run_demo(cfg: DemoConfig | None = None, *, echo: bool = True) -> DemoOutcome:
     """Run the demo end to end and write the HTML report.
 
@@ -239,15 +340,16 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
         say(f"panel on {card.name}: {res.headline if res is not None else 'no panel'}")
 
     report = Report("fusionkit demo — edge model alone or a fused pool?")
+    report.add_stats(headline_stats(measured, summary, best, footprint, len(tasks), wall))
+    report.add_text(f"Recommendation (computed from the measurements): {evidence.recommendation}")
     report.add_text(
         f"Embedded edge model {edge.name} in 4-bit NF4 ({footprint / 1e6:.0f} MB), "
         f"{len(tasks)} generated verifiable tasks (arithmetic and multiple choice), "
-        f"max {cfg.max_tokens} new tokens per answer, on this machine's CPU. "
-        f"Total wall time {wall:.0f} s."
+        f"max {cfg.max_tokens} new tokens per answer, on this machine's CPU."
     )
     report.add_heading("Measured: accuracy with intervals, tokens and latency")
     report.add_frame(
-        measured_text(measured),
+        human(measured_text(measured)),
         caption="Accuracy with its 95 % bootstrap interval; the paired difference against "
         "the edge model alone with its interval; tokens and latency per prompt; the share "
         "of prompts the cascade escalated to its vote.",
@@ -258,9 +360,12 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
         caption="Accuracy against tokens (cost) and latency; filled points are the Pareto "
         "front (nothing else is as accurate for less).",
     )
-    report.add_text(evidence.recommendation)
     report.add_heading("Accuracy, latency, tokens, cost and memory")
-    report.add_frame(table, caption="One row per condition.", index=False)
+    report.add_frame(
+        human(table.assign(cost_usd=[_money(c) for c in table["cost_usd"]])),
+        caption="One row per condition; cost is unknown where a part of it was not reported.",
+        index=False,
+    )
     report.add_figure(evaluation.plot(), caption="Accuracy and median latency per task.")
     report.add_heading("Verified battles and ratings")
     report.add_text(
@@ -268,7 +373,7 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
         "(both right: tie; both wrong: both bad). Bradley–Terry ratings with bootstrap 95 % "
         "intervals."
     )
-    report.add_frame(rating_frame, index=False)
+    report.add_frame(human(rating_frame.round(0)), index=False)
     ax = plot_ratings(rating_frame)
     report.add_figure(ax.figure)
     report.add_heading("One fusion up close")
@@ -279,10 +384,7 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
     report.add_heading("Which should you ship with?")
     report.add_object(decision)
     report.add_heading("Every answer")
-    frame = evaluation.to_frame()[
-        ["task_id", "condition", "expected", "extracted", "correct", "latency_s", "reply", "error"]
-    ]
-    report.add_frame(frame, index=False)
+    report.add_frame(answers_frame(evaluation), caption="✓ correct, ✗ wrong.", index=False)
     path = report.save(cfg.out)
     say(f"\nreport written to {path} ({time.perf_counter() - t0:.0f} s in all)")
     return DemoOutcome(

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidRequestError
-from .html import render, safe
+from .html import escape, render, safe
 
 __all__ = ["Report", "find_external_resources"]
 
@@ -140,6 +140,7 @@ class Report:
         self._blocks: list[_Block] = []
         self._anchors: set[str] = set()
         self._figures = 0
+        self._stats: list[tuple[tuple[str, str, str], ...]] = []
 
     def __repr__(self) -> str:
         return f"Report(title={self.title!r}, blocks={len(self._blocks)})"
@@ -203,8 +204,27 @@ class Report:
             return self.add_html(html)
         return self.add_text(str(obj))
 
+    def add_stats(self, stats: Any) -> Report:
+        """Add a row of headline figures (tiles): the summary a reader sees first.
+
+        Args:
+            stats: ``(label, value)`` pairs, or ``(label, value, note)`` triples; all
+                escaped. E.g. ``[("edge alone", "10 %", "2 of 20 correct")]``.
+        """
+        tiles = []
+        for item in stats:
+            label, value, *rest = (str(x) for x in item)
+            tiles.append((label, value, rest[0] if rest else ""))
+        self._blocks.append(_Block("stats", html="", text="", caption="", anchor=""))
+        self._stats.append(tuple(tiles))
+        return self
+
     def add_frame(self, df: Any, caption: str = "", *, index: bool = True) -> Report:
         """Add a pandas DataFrame as an HTML table; every cell is escaped.
+
+        Cells read as a person would write them: a missing value (None, NaN) is ``—``,
+        a whole float has no ``.0``, other floats are rounded to 2 decimals, and text
+        keeps its real line breaks (pandas would print them as ``\\n``).
 
         Args:
             df: A pandas DataFrame (or Series, shown as one column).
@@ -218,7 +238,7 @@ class Report:
                 f"add_frame() needs a pandas DataFrame, got {type(df).__name__}; "
                 "use add_object() for other values."
             )
-        table = df.to_html(escape=True, index=index, border=0, classes="fk-frame", na_rep="—")
+        table = _frame_html(df, index=index)
         self._blocks.append(_Block("frame", html=table, caption=str(caption)))
         return self
 
@@ -271,13 +291,15 @@ class Report:
             else b
             for b in self._blocks
         ]
+        stats = iter(self._stats)
+        tiles = [next(stats) if b.kind == "stats" else () for b in blocks]
         toc = [b for b in blocks if b.kind == "heading"]
         return render(
             _TEMPLATE,
             title=self.title,
             generated_at=stamp,
             version=_version(),
-            blocks=blocks,
+            blocks=list(zip(blocks, tiles, strict=True)),
             toc=toc if len(toc) >= 2 else [],
         )
 
@@ -316,6 +338,44 @@ def _version() -> str:
         return str(__version__)
     except ImportError:  # pragma: no cover - partial installs only
         return "unknown"
+
+
+def _cell(value: Any) -> str:
+    """One table cell as text: ``—`` for missing, tidy numbers, anything else as str."""
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "—"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        if value != 0 and abs(value) < 0.01:
+            return "<0.01" if value > 0 else "<-0.01"
+        return f"{value:.2f}"
+    text = str(value)
+    return "—" if text in ("NaT", "<NA>", "nan") else text
+
+
+def _frame_html(df: Any, *, index: bool) -> str:
+    """An escaped HTML table of a DataFrame (cells via :func:`_cell`)."""
+    import pandas as pd
+
+    if isinstance(df.columns, pd.MultiIndex) or (index and isinstance(df.index, pd.MultiIndex)):
+        # Nested headers: pandas' own layout, still escaped.
+        return str(df.to_html(escape=True, index=index, border=0, classes="fk-frame", na_rep="—"))
+    head = ([escape(str(df.index.name or ""))] if index else []) + [
+        escape(str(c)) for c in df.columns
+    ]
+    lines = ['<table class="dataframe fk-frame">', "<thead><tr>"]
+    lines += [f"<th>{h}</th>" for h in head]
+    lines.append("</tr></thead><tbody>")
+    for key, row in zip(df.index, df.itertuples(index=False, name=None), strict=True):
+        cells = ([f"<th>{escape(_cell(key))}</th>"] if index else []) + [
+            f"<td>{escape(_cell(v))}</td>" for v in row
+        ]
+        lines.append("<tr>" + "".join(cells) + "</tr>")
+    lines.append("</tbody></table>")
+    return "\n".join(lines)
 
 
 def _is_dataframe(obj: Any) -> bool:
