@@ -262,13 +262,23 @@ def test_plot_ratings_when_one_side_won_every_battle() -> None:
 
 
 def test_plot_ratings_labels_say_ties_and_counts_and_have_a_legend() -> None:
-    from fusionkit.render.rating_plots import uncertain_rows
+    from fusionkit.votes.ratings import reliability_notes
 
     df = ratings(simulate(STRENGTHS, 300, seed=1), rounds=100)
     labels, note, legend = _plot(df)
     assert note == ""  # enough battles, real intervals: nothing flagged
-    assert uncertain_rows(df) == [""] * len(df)
+    assert reliability_notes(df) == [""] * len(df) and set(df["note"]) == {""}
     assert all(" · n=" in label for label in labels)
     if len(set(df["rank"])) < len(df):  # shared ranks say so
         assert any("tied" in label for label in labels)
     assert legend[0].startswith("rating, 95% interval") and any("anchor" in t for t in legend)
+
+
+def test_ratings_frame_flags_thin_evidence_in_its_note_column() -> None:
+    df = ratings([("model-a", "model-b", "a")])  # the README's tour
+    assert df["note"].tolist() == ["1 battle; zero-width interval"] * 2
+    assert ratings([("x", "y", "a")] * 12 + [("y", "x", "a")] * 3, rounds=200)["note"].tolist() == [
+        "",
+        "",
+    ]
+    assert ratings([("x", "y", "a")] * 3, rounds=0)["note"].tolist() == ["3 battles"] * 2

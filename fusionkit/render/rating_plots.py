@@ -11,46 +11,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidRequestError, MissingDependencyError
+from ..votes.ratings import MIN_BATTLES, reliability_notes
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["MIN_BATTLES", "plot_ratings", "uncertain_rows"]
+__all__ = ["MIN_BATTLES", "plot_ratings"]
 
 _COLUMNS = ("model", "rating", "lower", "upper")
-#: Fewer battles than this per model and its rating is flagged as unreliable.
-MIN_BATTLES = 10
-#: An interval narrower than this (rating points) came from resamples that never varied.
-_ZERO_WIDTH = 1e-6
 _UNCERTAIN_COLOR = "#8c959f"
-
-
-def uncertain_rows(df: pd.DataFrame, *, min_battles: int = MIN_BATTLES) -> list[str]:
-    """Why each row's rating cannot be trusted ("" when it can), in the frame's order.
-
-    Args:
-        df: The DataFrame from :func:`fusionkit.votes.ratings.ratings`.
-        min_battles: Fewer battles than this (``battles`` column) is flagged.
-
-    Returns:
-        One reason per row: ``"1 battle"``, ``"zero-width interval"`` (both joined by
-        ``"; "``), or ``""``.
-    """
-    import numpy as np
-
-    reasons: list[str] = []
-    has_counts = "battles" in df.columns
-    for _, row in df.iterrows():
-        why = []
-        if has_counts and int(row["battles"]) < min_battles:
-            n = int(row["battles"])
-            why.append(f"{n} battle" + ("" if n == 1 else "s"))
-        lower, upper = float(row["lower"]), float(row["upper"])
-        if np.isfinite(lower) and np.isfinite(upper) and upper - lower < _ZERO_WIDTH:
-            why.append("zero-width interval")
-        reasons.append("; ".join(why))
-    return reasons
 
 
 def _labels(data: pd.DataFrame) -> list[str]:
@@ -124,7 +94,7 @@ def plot_ratings(
     err = np.clip(
         np.vstack([np.nan_to_num(rating - lower), np.nan_to_num(upper - rating)]), 0.0, None
     )
-    reasons = uncertain_rows(data, min_battles=min_battles)
+    reasons = reliability_notes(data, min_battles=min_battles)
     flagged = np.array([bool(r) for r in reasons])
     if ax is None:
         _, ax = plt.subplots(figsize=(7.5, 0.45 * len(data) + 1.9))

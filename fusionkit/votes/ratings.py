@@ -42,7 +42,19 @@ from .store import normalize_winner
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["BattleData", "fit_bradley_terry", "ratings", "win_rate_matrix"]
+__all__ = [
+    "MIN_BATTLES",
+    "BattleData",
+    "fit_bradley_terry",
+    "ratings",
+    "reliability_notes",
+    "win_rate_matrix",
+]
+
+#: Fewer battles than this per model and its rating is flagged as unreliable.
+MIN_BATTLES = 10
+#: An interval narrower than this (rating points) came from resamples that never varied.
+_ZERO_WIDTH = 1e-6
 
 #: Score of side A for each outcome: a win, a loss, and a tie (or both bad) as half.
 _SCORE_A = {"a": 1.0, "b": 0.0, "tie": 0.5, "bothbad": 0.5}
@@ -285,8 +297,10 @@ def ratings(
 
     Returns:
         A DataFrame sorted by rating (best first) with columns ``model, rating, lower,
-        upper, rank, battles``. ``rating`` is the maximum-likelihood estimate on all
-        battles; ``lower``/``upper`` the bootstrap percentile interval.
+        upper, rank, battles, note``. ``rating`` is the maximum-likelihood estimate on
+        all battles; ``lower``/``upper`` the bootstrap percentile interval; ``note`` says
+        why a rating is not to be trusted (fewer than :data:`MIN_BATTLES` battles, or a
+        zero-width interval) and is empty otherwise (:func:`reliability_notes`).
 
     Raises:
         InvalidRequestError: No battles, an unknown winner, a model against itself, or a
@@ -352,6 +366,11 @@ def ratings(
         }
     )
     frame = frame.sort_values(["rating", "model"], ascending=[False, True], ignore_index=True)
+    frame["note"] = (
+        reliability_notes(frame)
+        if rounds
+        else reliability_notes(frame.assign(lower=np.nan, upper=np.nan))
+    )
     frame.attrs.update(
         {
             "method": "Bradley-Terry MLE (Newton, L2 prior), ties as half wins",
@@ -365,6 +384,33 @@ def ratings(
         }
     )
     return frame
+
+
+def reliability_notes(frame: pd.DataFrame, *, min_battles: int = MIN_BATTLES) -> list[str]:
+    """Why each rating cannot be trusted (``""`` when it can), in the frame's row order.
+
+    One battle puts the winner near 1500 and the loser near 500 with a bootstrap
+    interval of width zero (every resample is that battle): numbers that say nothing.
+
+    Args:
+        frame: A frame with ``lower, upper`` and optionally ``battles`` columns.
+        min_battles: Fewer battles than this is flagged.
+
+    Returns:
+        Per row ``"1 battle"``, ``"zero-width interval"`` (joined by ``"; "`` when both),
+        or ``""``.
+    """
+    notes: list[str] = []
+    counts = frame["battles"].tolist() if "battles" in frame.columns else [None] * len(frame)
+    for n, lo, hi in zip(counts, frame["lower"], frame["upper"], strict=True):
+        why = []
+        if n is not None and int(n) < min_battles:
+            why.append(f"{int(n)} battle" + ("" if int(n) == 1 else "s"))
+        lo, hi = float(lo), float(hi)
+        if math.isfinite(lo) and math.isfinite(hi) and hi - lo < _ZERO_WIDTH:
+            why.append("zero-width interval")
+        notes.append("; ".join(why))
+    return notes
 
 
 def win_rate_matrix(battles: Any) -> pd.DataFrame:
