@@ -53,7 +53,8 @@ def test_unknown_models_and_providers_cost_none() -> None:
     assert list_price_cost("gpt-4o-mini", usage, provider_id="no-such-provider") is None
     # A local server's URL matches no provider, and the provider is never guessed
     # from the model name: a self-hosted "gpt-4o-mini" is not priced as OpenAI's.
-    assert list_price_cost("gpt-4o-mini", usage, base_url="http://127.0.0.1:8000/v1") is None
+    for local in ("http://127.0.0.1:8000/v1", "http://gpu-box:8000/v1", "http://10.1.2.3/v1"):
+        assert list_price_cost("gpt-4o-mini", usage, base_url=local) is None
     assert list_price_cost("gpt-4o-mini", usage) is None
 
 

@@ -249,7 +249,8 @@ class OpenAICompatModel(Model):
                 warm=self._pricer.warm,
             )
         )
-        weakref.finalize(self, self._clients.close_soon)
+        # At exit the pool's own hook closes the clients and waits for it (see .clients).
+        weakref.finalize(self, self._clients.close_soon).atexit = False
 
     # -- identity -------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ A model starts at level 1. When a server rejects a level (a 400/422 whose messag
 ``response_format``, ``json_schema`` or ``json_object``), the model steps down one level,
 remembers it for the rest of its life, and sends the request again. At levels 2 and 3 an
 answer that does not satisfy the schema is re-asked once, quoting the problem, before the
-base class raises :class:`~fusionkit.errors.StructuredOutputError`.
+base class raises :class:`~fusionkit.errors.StructuredOutputError`. A streamed answer
+steps down the same way but is not re-asked (its text has already been shown).
 """
 
 from __future__ import annotations
