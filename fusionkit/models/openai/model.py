@@ -191,7 +191,7 @@ class OpenAICompatModel(Model):
                     "base_url carries user:password and an API key is also set; only one "
                     "Authorization header can be sent. Drop the credentials from base_url."
                 )
-            user, _, password = userinfo.partition(":")
+            password = userinfo.partition(":")[2]
             token = base64.b64encode(userinfo.encode()).decode()
             self._auth = Secret(f"Basic {token}")
             secrets += [Secret(token)] + ([Secret(password)] if password else [])
@@ -202,12 +202,14 @@ class OpenAICompatModel(Model):
         self._secrets = tuple(secrets)
 
         hints = {code: text.format(model=model) for code, text in p.status_hints.items()}
-        if self.api_key_env and self._api_key is not None:
+        if userinfo:
+            key_hint = "Check the user:password given in base_url (sent as Basic auth)."
+        elif self.api_key_env and self._api_key is not None:
             key_hint = f"The key is read from ${self.api_key_env}; check its value."
-        elif self._api_key is None and self._auth is None:
+        elif self._api_key is None:
             key_hint = "No API key was sent: pass api_key= or api_key_env=."
         else:
-            key_hint = "Check the API key."
+            key_hint = "Check the api_key= value."
         hints[401] = hints[403] = key_hint
         self._pricer = Pricer(
             model=model,
