@@ -609,6 +609,8 @@ def test_parse_retry_after_and_backoff() -> None:
     assert parse_retry_after(httpx.Headers({"retry-after-ms": "250"})) == 0.25
     assert parse_retry_after(httpx.Headers({"retry-after": "-5"})) == 0.0
     assert parse_retry_after(httpx.Headers({"retry-after": "soon"})) is None
+    assert parse_retry_after(httpx.Headers({"retry-after": "nan"})) is None
+    assert parse_retry_after(httpx.Headers({"retry-after-ms": "inf", "retry-after": "1"})) == 1.0
     assert parse_retry_after(httpx.Headers({})) is None
     date = "Wed, 21 Oct 2015 07:28:10 GMT"
     now = 1445412480.0  # 07:28:00 that day

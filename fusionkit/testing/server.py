@@ -7,9 +7,9 @@ requests wait side by side instead of queueing.
 
 Endpoints:
     ``POST /v1/chat/completions`` — non-streaming JSON, or SSE when ``"stream": true``
-    (with ``"logprobs": true`` each word gets ``logprob`` -0.25)
     (with ``stream_options.include_usage`` a final chunk carries ``usage``; ``usage.cost``
-    is added when the model is configured with ``usage_cost``, as OpenRouter does).
+    is added when the model is configured with ``usage_cost``, as OpenRouter does). With
+    ``"logprobs": true`` each word is reported with ``logprob`` -0.25.
     ``GET /v1/models`` — the configured models.
 
 Structured output: a request's ``response_format`` is honoured. With ``json_schema`` the
