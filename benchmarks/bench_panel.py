@@ -7,8 +7,11 @@ Measures:
 2. ``compare()`` (two panels at once) and the decision page's HTML rendering time.
 3. FusionConsole: how long Run blocks the caller, and the console's overhead over a
    direct ``fuse()`` of the same pool (event callbacks re-render the status table).
-4. With ``--edge``: one panel review on the real embedded model (max_tokens 64), with how
-   many personas gave a usable view.
+4. With ``--edge``: ``compare()`` of two cards on the real embedded model (2 tools x 5
+   personas, the panel's defaults: schema-constrained, greedy), with how many reviews are
+   usable (a score, a verdict and a take that passes the panel's checks), how many were
+   re-asked, cut at a loop, had their verdict decided by the score, or repeat the worked
+   example's score, and the wall time.
 
 Usage: ``.venv/bin/python benchmarks/bench_panel.py [--edge]``
 """
@@ -30,7 +33,7 @@ CARD_A = ToolCard(
     "Edge 4-bit", "Offline edge model", "Edge LLM", "Free", "pip install", "Runs on a CPU."
 )
 CARD_B = ToolCard("Cloud Pro", "Hosted model", "Hosted LLM", "$20/mo", "Sign up", "Remote API.")
-REPLY = json.dumps({"score": 80, "verdict": "ship", "take": "Saves hours."})
+REPLY = json.dumps({"reason": "Saves hours every week.", "score": 80, "verdict": "ship"})
 
 
 class Votes:
@@ -53,14 +56,14 @@ def bench_panel() -> None:
     for n, lat in ((5, 0.2), (5, 0.5), (20, 0.2)):
         personas = [Persona(f"P{i}", focus=f"angle {i}") for i in range(n)]
         panel = Panel(FakeModel("fake", REPLY, latency=lat), personas=personas)
-        wall = best_of(lambda panel=panel: panel.review(CARD_A))
+        wall = best_of(lambda panel=panel: panel.review(CARD_A, progress=False))
         print(f"| {n} | {lat:.1f} s | {n * lat:.1f} s | {wall:.3f} s |")
 
 
 def bench_compare() -> None:
     panel = Panel(FakeModel("fake", REPLY, latency=0.2))
-    wall = best_of(lambda: compare(CARD_A, CARD_B, panel=panel, votes=Votes()))
-    d = compare(CARD_A, CARD_B, panel=panel, votes=Votes())
+    wall = best_of(lambda: compare(CARD_A, CARD_B, panel=panel, votes=Votes(), progress=False))
+    d = compare(CARD_A, CARD_B, panel=panel, votes=Votes(), progress=False)
     render = statistics.median(
         [best_of(d._repr_html_, n=1) for _ in range(50)]  # warm Jinja cache first
     )
@@ -89,17 +92,38 @@ def bench_console() -> None:
 
 def bench_edge() -> None:
     from fusionkit.models.local.embedded import edge_model
+    from fusionkit.panel.parse import take_problem
+    from fusionkit.panel.personas import DEFAULT_PERSONAS
 
-    model = edge_model(cache=False, progress=False)
-    panel = Panel(model, max_tokens=64)
     t = time.perf_counter()
-    result = panel.review(CARD_A)
+    model = edge_model(cache=False, progress=False)
+    model.complete("Hi", max_tokens=1)  # load now, so the wall time below is the panel's
+    load = time.perf_counter() - t
+    panel = Panel(model)
+    t = time.perf_counter()
+    d = compare(CARD_A, CARD_B, panel=panel, progress=True)
     wall = time.perf_counter() - t
-    calls = sum(r.attempts for r in result.reviews)
+    reviews = [r for res in (d.panel_a, d.panel_b) if res is not None for r in res.reviews]
+    usable = [r for r in reviews if r.has_view and take_problem(r.take) is None]
+    example_scores = {p.name: p.example_score for p in DEFAULT_PERSONAS}
+    copied = sum(r.score == example_scores.get(r.persona) for r in usable)
+    notes = [r.note or "" for r in reviews]
     print(
-        f"\nedge model panel (5 personas, max_tokens 64): {wall:.1f} s wall, {calls} model calls, "
-        f"{5 - result.no_view}/5 usable views; headline: {result.headline}"
+        f"\nedge model compare() (2 tools x 5 personas, max_tokens {panel.max_tokens}): "
+        f"{len(usable)}/{len(reviews)} usable reviews; {wall:.1f} s wall "
+        f"(model load {load:.1f} s before it); "
+        f"{sum(r.attempts for r in reviews)} model calls "
+        f"({sum(r.attempts > 1 for r in reviews)} re-asked); "
+        f"{sum('looped' in n for n in notes)} takes cut at a loop; "
+        f"{sum('score decides' in n for n in notes)} verdicts decided by the score; "
+        f"{copied} usable reviews repeat their worked example's score"
     )
+    for res in (d.panel_a, d.panel_b):
+        if res is None:
+            continue
+        print(f"  {res.subject_name}: {res.headline}")
+        for r in res.reviews:
+            print(f"    {r.persona:<8} {r.label:<16} {r.take[:110]!r} {r.error or ''}")
 
 
 def main() -> None:

@@ -74,7 +74,7 @@ def scripted(table: dict[tuple[str, str], str | BaseException], default: str) ->
 
 
 def j(score: int, verdict: str, take: str) -> str:
-    return json.dumps({"score": score, "verdict": verdict, "take": take})
+    return json.dumps({"reason": take, "score": score, "verdict": verdict})
 
 
 def two_sided_model() -> FakeModel:
@@ -302,3 +302,78 @@ def test_with_the_real_vote_store(tmp_path: Path) -> None:
     row = d.to_frame().loc["Community"].tolist()
     assert row == ["3 ship / 1 skip (75% ship)", "No community votes yet"]
     assert "only one of them has community votes so far" in d.recommendation
+
+
+# -- arguments, sections, sharing, progress ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"panel": "edge"}, r"compare\(panel=\.\.\.\) takes a Panel.*got str 'edge'"),
+        ({"panel": FakeModel("m")}, r"takes a Panel.*got FakeModel"),
+        ({"votes": object()}, r"compare\(votes=\.\.\.\) takes a VoteStore.*got object"),
+        ({"votes": {"ship": 3}}, r"takes a VoteStore.*got dict"),
+        ({"title": 3}, r"compare\(title=\.\.\.\) takes text or None"),
+        ({"progress": "loud"}, r"compare\(progress=\.\.\.\) takes True"),
+    ],
+)
+def test_bad_compare_arguments_name_what_they_accept(kwargs: dict, needle: str) -> None:
+    with pytest.raises(InvalidRequestError, match=needle):
+        compare(EDGE, CLOUD, **kwargs)
+
+
+def test_no_none_cells_and_human_labels_on_a_bare_page() -> None:
+    d = Decision(ToolCard(name="A"), ToolCard(name="B"))
+    df = d.to_frame()
+    assert not df.isna().any().any()
+    assert all(isinstance(v, str) and v and v != "None" for v in df.to_numpy().ravel())
+    assert df.loc["Panel verdict", "A"] == "No panel review"
+    assert df.loc["Community", "B"] == "No community votes yet"
+    assert df.loc["What it is", "A"] == "—"
+    html = d._repr_html_()
+    assert "None" not in html and "No panel review was run" in html
+    # a panel that gave no takes says so in words, never a None
+    empty = PanelResult("A", (Review.no_take("Builder", "timed out"),))
+    d = Decision(ToolCard(name="A"), ToolCard(name="B"), panel_a=empty)
+    assert d.to_frame().loc["Panel verdict", "A"] == "No verdict · 1 no take"
+    assert "None" not in d._repr_html_() and "Panel ship —" in d._repr_html_()
+
+
+def test_page_sections_are_composable() -> None:
+    from fusionkit.panel.compare import SECTIONS
+
+    d = compare(EDGE, CLOUD, panel=Panel(two_sided_model()), progress=False)
+    parts = d.sections()
+    assert len(parts) == len(SECTIONS) == 2
+    assert "fk-summary" in parts[0] and "fk-scorecard" in parts[1]
+    html = d._repr_html_()
+    assert html.index("fk-summary") < html.index("fk-scorecard")
+    assert html.count('<div class="fk fk-decision">') == 1
+
+
+def test_decision_saves_a_standalone_page(tmp_path: Path) -> None:
+    from fusionkit.render.report import find_external_resources
+
+    model = FakeModel("m", lambda r: j(60, "ship", f"The take says {EVIL_SCRIPT} on load."))
+    a = ToolCard(name="A", description=f"Desc {EVIL_IMG}", entry="pip install a")
+    d = compare(a, CLOUD, panel=Panel(model), progress=False)
+    page = d.to_html()
+    assert page.startswith("<!DOCTYPE html>") and f"<title>{d.title}</title>" in page
+    assert EVIL_SCRIPT not in page and EVIL_IMG not in page
+    assert "Desc &lt;img" in page and "pip install a" in page
+    assert find_external_resources(page) == []
+    path = d.save(tmp_path / "decision.html")
+    assert path.read_text(encoding="utf-8").count("fk-decision") >= 1
+
+
+def test_compare_reports_progress_over_both_tools(capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[tuple[str, int, int]] = []
+    compare(EDGE, CLOUD, panel=Panel(two_sided_model()), progress=lambda *a: seen.append(a))
+    assert [(d, t) for _, d, t in seen] == [(i, 10) for i in range(1, 11)]
+    assert {label.split(" · ")[0] for label, _, _ in seen} == {EDGE.name, CLOUD.name}
+    assert capsys.readouterr().err == ""
+    compare(EDGE, CLOUD, panel=Panel(two_sided_model()))
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("Panel: 5 personas played by panel-model reviewing Mistral 9B Edge")
+    assert len(err) == 11 and err[-1].startswith("  [10/10] ")

@@ -31,6 +31,10 @@ Those rules are the last step-down, for backends that return free text. A backen
 honours the review schema hands over a validated object (:func:`from_object`), and both
 paths then go through the same two checks the panel applies to every view:
 
+* :func:`cut_loop` — a small model decoding greedily often says one thing and then loops
+  (``"it is a tool; it is a tool; it is a tool ..."``) until the length limit closes the
+  string. The take is cut where its first repeated three-word phrase starts and marked
+  with "…"; the review's ``note`` says so. Nothing is added, only the loop removed.
 * :func:`take_problem` — the take must be a reason: at least four distinct words, not one
   phrase looping, not a copy of the prompt's worked example, not the subject's own text
   handed back. A 135M model under a grammar writes valid JSON every time, so this is the
@@ -58,6 +62,7 @@ __all__ = [
     "SHIP_FROM",
     "SKIP_UPTO",
     "ParsedReply",
+    "cut_loop",
     "from_object",
     "parse_reply",
     "parse_score",
@@ -313,19 +318,23 @@ def resolve_verdict(score: int, verdict: Verdict) -> tuple[Verdict, str | None]:
     )
 
 
-_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
 
 def _words(text: str) -> list[str]:
+    """Lower-cased words made of letters (numbers and punctuation are not words here)."""
     return [w.lower() for w in _WORD.findall(text)]
 
 
-def take_problem(take: str, *, subject: str = "", examples: Sequence[str] = ()) -> str | None:
+def take_problem(
+    take: str, *, shown: Sequence[str] = (), examples: Sequence[str] = ()
+) -> str | None:
     """Say why a take is not a reason, or None when it is one.
 
     Args:
         take: The take to check.
-        subject: The subject's text: a take that only hands it back is not a judgement.
+        shown: Texts the model was shown (its prompt, the subject): a take that only
+            hands a stretch of them back is not a judgement.
         examples: Takes shown to the model as examples: a copy is not its own view.
 
     Returns:
@@ -333,7 +342,7 @@ def take_problem(take: str, *, subject: str = "", examples: Sequence[str] = ()) 
     """
     words = _words(take)
     if not words:
-        return "no take (the reason in one or two sentences)"
+        return "no take (the reason, in words)"
     distinct = set(words)
     if len(distinct) < 4:
         return f"the take {_fmt(take)} is too short to be a reason"
@@ -344,6 +353,32 @@ def take_problem(take: str, *, subject: str = "", examples: Sequence[str] = ()) 
         ratio = difflib.SequenceMatcher(None, flat, " ".join(_words(example))).ratio()
         if ratio >= 0.8:
             return "the take copies the example instead of judging this tool"
-    if len(flat) >= 20 and flat in " ".join(_words(subject)):
-        return "the take repeats the tool's description instead of judging it"
+    if any(flat in " ".join(_words(text)) for text in shown):
+        return "the take repeats the prompt's words instead of judging the tool"
     return None
+
+
+_TOKEN = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
+
+
+def cut_loop(take: str, *, n: int = 3) -> tuple[str, bool]:
+    """Cut a take where it starts repeating itself.
+
+    Args:
+        take: The take.
+        n: Length of the phrase (in words) whose second occurrence marks the loop.
+
+    Returns:
+        ``(take, cut)``: the take up to the first repeated ``n``-word phrase (with
+        trailing punctuation dropped and "…" added) and True, or the take unchanged and
+        False when no phrase repeats.
+    """
+    spans = [(m.start(), m.group().lower()) for m in _TOKEN.finditer(take)]
+    seen: set[tuple[str, ...]] = set()
+    for i in range(len(spans) - n + 1):
+        gram = tuple(w for _, w in spans[i : i + n])
+        if gram in seen:
+            head = take[: spans[i][0]].rstrip(" ,;:-–—\t\n")
+            return head.rstrip(".") + "…", True
+        seen.add(gram)
+    return take, False

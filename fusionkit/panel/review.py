@@ -21,12 +21,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from .._sync import run_sync
 from ..errors import InvalidRequestError, StructuredOutputError
 from ..types import Message, build_request
-from .parse import ParsedReply, from_object, parse_reply, resolve_verdict, take_problem
+from .parse import (
+    ParsedReply,
+    cut_loop,
+    from_object,
+    parse_reply,
+    resolve_verdict,
+    take_problem,
+)
 from .personas import (
     DEFAULT_PERSONAS,
     REVIEW_SCHEMA,
@@ -42,12 +50,15 @@ from .types import PanelResult, Persona, Review, ToolCard
 if TYPE_CHECKING:
     from ..models.base import Model
 
-__all__ = ["Panel", "Subject", "describe_subject"]
+__all__ = ["MIN_TOKENS", "Panel", "Subject", "describe_subject"]
 
 #: What a panel can review: a ToolCard, a FusionResult (duck-typed), or plain text.
 Subject = Any
 
 _NAME_LEN = 60
+#: Smallest reply budget: a 200-character reason (about 50 tokens of words, up to twice
+#: that when a small model writes symbols) plus the JSON around it, with margin.
+MIN_TOKENS = 160
 
 
 def describe_subject(subject: Subject, *, name: str | None = None) -> tuple[str, str, str]:
@@ -106,7 +117,9 @@ class Panel:
         model: The model playing every persona (a Model, or a spec such as ``"edge"``).
         personas: The reviewers, in display order (default: Builder, Skeptic, Futurist,
             Founder, Creator). Names must be unique.
-        max_tokens: Token budget of each reply (a take is at most 280 characters).
+        max_tokens: Token budget of each reply. It is raised to at least
+            :data:`MIN_TOKENS`, what the schema's longest answer needs: a budget that
+            cuts the JSON before it closes can only produce no take.
         temperature: Sampling temperature (0: greedy, deterministic and cacheable).
         retries: How many times an unusable reply is re-asked (0 or more).
 
@@ -121,7 +134,7 @@ class Panel:
         model: Model | str,
         personas: Sequence[Persona] = DEFAULT_PERSONAS,
         *,
-        max_tokens: int = 160,
+        max_tokens: int = MIN_TOKENS,
         temperature: float = 0.0,
         retries: int = 1,
     ) -> None:
@@ -148,7 +161,7 @@ class Panel:
             raise InvalidRequestError(f"retries must be an integer >= 0, got {retries!r}.")
         # Validate the sampling parameters once, here, rather than as five identical failures.
         build_request("check", max_tokens=max_tokens, temperature=temperature)
-        self.max_tokens = max_tokens
+        self.max_tokens = max(max_tokens, MIN_TOKENS)
         self.temperature = float(temperature)
         self.retries = retries
 
@@ -255,7 +268,8 @@ class Panel:
                     cost_usd=cost,
                 )
             latency += time.perf_counter() - t0
-            problems = _problems(read, text, examples)
+            read, cut = _uncut(read)
+            problems = _problems(read, messages, examples)
             if not problems:
                 assert read.score is not None and read.verdict is not None
                 verdict, resolved = resolve_verdict(read.score, read.verdict)
@@ -268,7 +282,7 @@ class Panel:
                     attempts=attempt,
                     latency_s=latency,
                     cost_usd=cost,
-                    note="; ".join(n for n in (note, resolved) if n) or None,
+                    note="; ".join(n for n in (note, cut, resolved) if n) or None,
                 )
             messages = [
                 *messages,
@@ -286,9 +300,20 @@ class Panel:
         )
 
 
-def _problems(read: ParsedReply, subject: str, examples: Sequence[str]) -> tuple[str, ...]:
+def _uncut(read: ParsedReply) -> tuple[ParsedReply, str | None]:
+    """The reply with a looping take cut at its first repeat, and a note when it was."""
+    take, cut = cut_loop(read.take)
+    if not cut:
+        return read, None
+    return replace(read, take=take), "the reason looped; it is cut where it began to repeat"
+
+
+def _problems(
+    read: ParsedReply, shown: Sequence[Message], examples: Sequence[str]
+) -> tuple[str, ...]:
     """Everything that keeps a read reply from being a view, in words for the re-ask."""
-    take = take_problem(read.take, subject=subject, examples=examples)
+    prompt = [m.content for m in shown if m.role != "assistant"]
+    take = take_problem(read.take, shown=prompt, examples=examples)
     return (*read.problems, *((take,) if take else ()))
 
 
