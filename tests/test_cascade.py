@@ -183,7 +183,6 @@ def test_record_both_runs_the_pool_but_answers_as_the_cascade() -> None:
 @pytest.mark.parametrize(
     ("opts", "match"),
     [
-        ({}, "needs the edge model"),
         ({"edge": 3}, "needs mode_options"),
         ({"signals": "vibes"}, "unknown cascade signal"),
         ({"signals": ["agreement", "logprob"], "thresholds": 0.5}, "mapping of thresholds"),
@@ -197,10 +196,19 @@ def test_record_both_runs_the_pool_but_answers_as_the_cascade() -> None:
 )
 def test_bad_options_fail_before_any_call(opts: dict[str, object], match: str) -> None:
     edge = fk.FakeModel("edge", "42")
-    options = {"edge": edge, **opts} if "edge" not in opts and opts != {} else opts
+    options = opts if "edge" in opts else {"edge": edge, **opts}
     with pytest.raises(InvalidRequestError, match=match):
         fk.fuse(PROMPT, pool=_pool(), mode="cascade", mode_options=options, progress=False)
     assert edge.call_count == 0
+
+
+def test_without_an_edge_option_the_first_member_answers_first() -> None:
+    first = fk.FakeModel("first", "42", logprob=-0.01)
+    other = fk.FakeModel("other", "43")
+    r = fk.fuse(PROMPT, pool=[first, other], mode="cascade", progress=False)
+    d = cascade_of(r)
+    assert d is not None and d.edge_model == "first" and not d.escalated
+    assert first.call_count == 1 and other.call_count == 0
 
 
 def test_escalating_to_a_judged_mode_without_a_judge_fails_first() -> None:

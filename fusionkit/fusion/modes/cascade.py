@@ -7,6 +7,9 @@ signal says the edge answer is doubtful::
     fk.fuse(prompt, pool=[big_a, big_b, big_c], judge=big_a, mode="cascade",
             mode_options={"edge": fk.edge_model(), "signals": "agreement"})
 
+Without ``edge`` the first pool member answers first (the whole pool runs when it is
+unsure), so ``--mode cascade`` works from the CLI and the console on any pool.
+
 Signals (``mode_options["signals"]``: one name, several, or ``"auto"``), each compared
 with its own threshold (``value >= threshold`` means "confident"):
 
@@ -347,7 +350,7 @@ class Cascade(Mode):
     )
     single_shortcut: ClassVar[bool] = False
     option_help: ClassVar[Mapping[str, str]] = {
-        "edge": "the model that answers first (a Model or spec; required)",
+        "edge": "the model that answers first (a Model or spec; default: the first member)",
         "signals": "'auto' (default), or any of agreement, logprob, min_logprob, selfcheck",
         "thresholds": "one number (one signal) or {signal: number}; value >= it stops",
         "combine": "'all' (default): stop when every signal is confident; 'any': one is",
@@ -366,11 +369,6 @@ class Cascade(Mode):
 
     def check_options(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
         opts = dict(super().check_options(options))
-        if "edge" not in opts:
-            raise InvalidRequestError(
-                "mode 'cascade' needs the edge model: mode_options={'edge': fk.edge_model()} "
-                "(a Model or a spec string such as 'edge')."
-            )
         signals = _signal_names(opts.get("signals", "auto"))
         combine = opts.get("combine", "all")
         if combine not in ("all", "any"):
@@ -397,7 +395,7 @@ class Cascade(Mode):
         if timeout is not None and not _number(timeout, "edge_timeout") > 0:
             raise InvalidRequestError(f"edge_timeout must be > 0, got {timeout!r}.")
         return {
-            "edge": _edge_model(opts["edge"]),
+            "edge": None if opts.get("edge") is None else _edge_model(opts["edge"]),
             "signals": signals,
             "thresholds": _thresholds(opts.get("thresholds"), signals),
             "combine": combine,
@@ -425,7 +423,7 @@ class Cascade(Mode):
 
     async def _edge_call(self, run: Run, label: str, **changes: Any) -> _EdgeCall:
         plan, opts = run.plan, run.plan.options
-        edge: Model = opts["edge"]
+        edge = _the_edge(run)
         base = plan.members[0].request
         request = dataclasses.replace(
             base, max_tokens=opts["edge_max_tokens"] or base.max_tokens, **changes
@@ -498,7 +496,7 @@ class Cascade(Mode):
 
     async def _selfcheck(self, run: Run, greedy: Candidate) -> SignalReading:
         threshold = run.plan.options["thresholds"]["selfcheck"]
-        edge: Model = run.plan.options["edge"]
+        edge = _the_edge(run)
         checker = Run(dataclasses.replace(run.plan, judge=edge), run.rec)
         messages = [
             Message(
@@ -712,6 +710,13 @@ class Cascade(Mode):
         if event.kind == "stage_start" and event.stage == "pool":
             return "Escalation: the pool is answering…"
         return super().stage_text(event)
+
+
+def _the_edge(run: Run) -> Model:
+    """The edge model: the option, else the first pool member (so ``--mode cascade`` in
+    the CLI or the console works on any pool)."""
+    edge = run.plan.options.get("edge")
+    return edge if isinstance(edge, Model) else run.plan.members[0].model
 
 
 def _read_confidence(parsed: object, text: str) -> int | None:
