@@ -472,6 +472,8 @@ def test_presets_need_their_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_ollama_preset_needs_no_key(srv: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
     assert ollama("llama3.2").base_url == "http://localhost:11434/v1"
+    monkeypatch.setenv("OLLAMA_HOST", "0.0.0.0")  # how Ollama is told to listen everywhere
+    assert ollama("llama3.2").base_url == "http://0.0.0.0:11434/v1"
     monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{srv.port}")
     srv.configure("llama3.2", reply="local answer")
     model = ollama("llama3.2", cache=False)

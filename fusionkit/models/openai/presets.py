@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import OpenAICompatModel
@@ -76,10 +77,13 @@ class Preset:
 
     def resolve_base_url(self, base_url: str | None = None) -> str:
         """The base URL to use: the argument, else ``$base_url_env``, else the default."""
-        url = base_url
-        if url is None and self.base_url_env:
-            url = os.environ.get(self.base_url_env) or None
-        return normalize_base_url(url) if url is not None else self.base_url
+        if base_url is not None:
+            return normalize_base_url(base_url)
+        env = os.environ.get(self.base_url_env) if self.base_url_env else None
+        if not env:
+            return self.base_url
+        # OLLAMA_HOST=0.0.0.0 (how Ollama is told to listen everywhere) means its port.
+        return normalize_base_url(env, default_port=urlsplit(self.base_url).port)
 
     def build(self, model: str, **kwargs: Any) -> OpenAICompatModel:
         """An :class:`~fusionkit.models.openai.model.OpenAICompatModel` for ``model``.
@@ -99,17 +103,25 @@ class Preset:
         return OpenAICompatModel(model, base_url=base_url, preset=self, **kwargs)
 
 
-def normalize_base_url(url: str) -> str:
-    """``host:port`` → ``http://host:port/v1``; a URL with a path is kept as given."""
+def normalize_base_url(url: str, *, default_port: int | None = None) -> str:
+    """``host[:port]`` → ``http://host:port/v1``; a URL with a path is kept as given.
+
+    Args:
+        url: What the user or an environment variable gave.
+        default_port: Added when ``url`` names no port (for bare host names).
+    """
     if not isinstance(url, str):
         return url  # the constructor names the bad type
     url = url.strip()
     if "://" not in url:
         url = f"http://{url}"
     scheme, _, rest = url.partition("://")
-    if "/" not in rest.rstrip("/"):
-        url = f"{scheme}://{rest.rstrip('/')}/v1"
-    return url
+    host, slash, path = rest.partition("/")
+    if default_port is not None and not host.rsplit("]", 1)[-1].count(":"):
+        host = f"{host}:{default_port}"
+    if not path.strip("/"):
+        return f"{scheme}://{host}/v1"
+    return f"{scheme}://{host}{slash}{path}"
 
 
 _LOCAL_COST = "cost 0.0 unless prices= is given"
