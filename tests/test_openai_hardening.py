@@ -182,13 +182,22 @@ def test_untrustworthy_token_counts_are_unknown(
     assert c.cost_usd is None  # never a cost from counts that cannot be true
 
 
-@pytest.mark.parametrize("cost", [-0.5, "0.1", 1e999])
-def test_untrustworthy_reported_cost_is_unknown(cost: object) -> None:
-    text = json.dumps(ok_body(cost=0)).replace('"cost": 0', f'"cost": {json.dumps(cost)}')
-    if cost == 1e999:
-        text = text.replace("Infinity", "1e999")  # JSON has no Infinity; 1e999 overflows to it
+@pytest.mark.parametrize("cost", ["-0.5", '"0.1"', "1e999", "NaN", "-Infinity"])
+def test_untrustworthy_reported_cost_is_unknown(cost: str) -> None:
+    # 1e999 overflows to inf; NaN and Infinity are not JSON but Python servers write them.
+    text = json.dumps(ok_body(cost=0)).replace('"cost": 0', f'"cost": {cost}')
     model = mock_model(lambda r: httpx.Response(200, content=text.encode()))
-    assert model.complete("hi").cost_usd is None
+    c = model.complete("hi")
+    assert c.text == "hi" and c.cost_usd is None
+
+
+def test_nan_token_counts_are_unknown_and_strings_are_untouched() -> None:
+    body = ok_body("NaN and Infinity are words here")
+    text = json.dumps(body).replace('"prompt_tokens": 1', '"prompt_tokens": NaN')
+    model = mock_model(lambda r: httpx.Response(200, content=text.encode()), prices=(1.0, 1.0))
+    c = model.complete("hi")
+    assert c.text == "NaN and Infinity are words here"
+    assert c.usage.prompt_tokens is None and c.cost_usd is None
 
 
 def test_stream_without_usage_has_unknown_usage_and_cost() -> None:
