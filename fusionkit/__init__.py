@@ -57,6 +57,8 @@ _LAZY: dict[str, str] = {
     "VotePanel": "fusionkit.widgets.voting",
     "Arena": "fusionkit.widgets.voting",
     "FusionConsole": "fusionkit.widgets.console",
+    "share": "fusionkit.widgets._static",
+    "session_voter": "fusionkit.widgets.voting",
     "extract_answer": "fusionkit.fusion.vote",
     # tasks and evaluation
     "Task": "fusionkit.tasks",
@@ -118,5 +120,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .tasks import Task, grade, make_tasks
     from .votes.ratings import ratings, win_rate_matrix
     from .votes.store import VoteStore
+    from .widgets._static import share
     from .widgets.console import FusionConsole
-    from .widgets.voting import Arena, VotePanel
+    from .widgets.voting import Arena, VotePanel, session_voter
