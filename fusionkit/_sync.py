@@ -138,9 +138,25 @@ def sync_twin(afn: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
 
 
 def _shutdown() -> None:
-    loop = _loop
-    if loop is not None and loop.is_running():
+    """At interpreter exit: finish async generators, stop and close the background loop.
+
+    Closing it (not only stopping it) is what keeps "unclosed event loop" ResourceWarnings
+    out of a script's last lines; models close their own HTTP clients in their own
+    ``atexit`` hooks, which run before this one (registered later, run first).
+    """
+    loop, thread = _loop, _thread
+    if loop is None or loop.is_closed():
+        return
+    if loop.is_running():
+        try:
+            asyncio.run_coroutine_threadsafe(loop.shutdown_asyncgens(), loop).result(timeout=2)
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
         loop.call_soon_threadsafe(loop.stop)
+        if thread is not None:
+            thread.join(timeout=2)
+    if not loop.is_running():
+        loop.close()
 
 
 atexit.register(_shutdown)

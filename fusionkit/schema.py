@@ -20,9 +20,11 @@ object means a candidate cannot choose the verdict by embedding one.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Iterator, Mapping
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +40,34 @@ MAX_CHARS = 16 * 1024 * 1024
 SchemaLike = Any  # a JSON Schema dict, a pydantic BaseModel subclass, or a Schema
 _NAME_RE = re.compile(r"[^A-Za-z0-9_-]+")
 _FENCE_RE = re.compile(r"^\s*```[A-Za-z]*\s*\n?(.*?)\n?```\s*$", re.DOTALL)
+
+
+def _jsonschema() -> Any:
+    """Import jsonschema without its optional IRI-format grammar.
+
+    ``jsonschema._format`` imports ``rfc3987_syntax`` when it is installed (Jupyter brings
+    it), which compiles a grammar for 2.5–3 s at import — on the event loop, in the first
+    schema'd call. fusionkit never checks ``format``, so that import is refused for the
+    duration of jsonschema's own import (jsonschema treats it as not installed) and allowed
+    again afterwards for anyone else.
+    """
+    if "jsonschema" in sys.modules:
+        return sys.modules["jsonschema"]
+    blocked = "rfc3987_syntax" not in sys.modules
+    if blocked:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]
+    try:
+        import jsonschema
+    finally:
+        if blocked and sys.modules.get("rfc3987_syntax", 0) is None:
+            del sys.modules["rfc3987_syntax"]
+    return jsonschema
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(key: str) -> Any:
+    js = _jsonschema()
+    return js.Draft202012Validator(json.loads(key))
 
 
 def _reject_constant(name: str) -> Any:
@@ -88,7 +118,10 @@ def loads_bounded(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str = 
         raise ResponseFormatError(
             f"{what} is {len(text):,} characters, over the {MAX_CHARS:,} this decoder accepts."
         )
-    depth = _nesting_depth(text)
+    # The linear scan runs in Python; skip it when there are too few brackets to nest deeply.
+    depth = 0
+    if text.count("{") + text.count("[") > max_depth:
+        depth = _nesting_depth(text)
     if depth > max_depth:
         raise ResponseFormatError(
             f"{what} is nested {depth} levels deep (more than {max_depth}); refusing to decode it."
@@ -198,7 +231,7 @@ class Schema:
                 f"Schema, not {type(value).__name__}."
             )
         try:
-            import jsonschema
+            jsonschema = _jsonschema()
         except ImportError as exc:  # pragma: no cover - a core dependency
             raise InvalidRequestError(f"structured output needs jsonschema: {exc}") from exc
         try:
@@ -213,9 +246,8 @@ class Schema:
 
     def problem(self, obj: Any) -> str | None:
         """What is wrong with ``obj`` against this schema (None when it is valid)."""
-        import jsonschema
-
-        validator = jsonschema.Draft202012Validator(self.json)
+        jsonschema = _jsonschema()
+        validator = _validator(self.key)
         error = jsonschema.exceptions.best_match(validator.iter_errors(obj))
         if error is None:
             return None
