@@ -456,7 +456,7 @@ def _print_result(result: FusionResult) -> None:
     who = f"{j.winner} ({w.model})" if w is not None else (j.winner or "none (synthesis)")
     _say(f"\nmode: {result.mode} · method: {j.method} · winner: {who}")
     if j.votes:
-        _say("votes: " + ", ".join(f"{a!r} ×{n}" for a, n in j.votes.items()))
+        _say(f"votes: {j.votes}")
     if j.fallback:
         _say(f"fallback: {j.fallback_reason}")
     if j.rationale:
