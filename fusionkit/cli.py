@@ -305,7 +305,11 @@ def _dry_run(args: argparse.Namespace, specs: list[str], options: dict[str, obje
     from .fusion.prepare import prepare_setup
     from .models.fake import FakeModel
 
-    stand_in = {k: FakeModel("stand-in") if isinstance(v, str) else v for k, v in options.items()}
+    # Only the cascade's edge option names a model (which would load); the rest are values.
+    stand_in = {
+        k: FakeModel("stand-in") if k == "edge" and isinstance(v, str) else v
+        for k, v in options.items()
+    }
     prepare_setup(
         [FakeModel(f"stand-in-{i}") for i in range(len(specs))],
         FakeModel("judge") if args.judge else None,
@@ -343,7 +347,7 @@ def _check_fuse(args: argparse.Namespace) -> tuple[list[str], dict[str, object]]
         _check_spec(args.judge.strip(), "--judge")
     options = _mode_options(args.mode_option)
     for key, value in options.items():
-        if isinstance(value, str) and key in ("edge", "escalate_to") and value != "auto":
+        if isinstance(value, str) and key == "edge":  # the one option that names a model
             _check_spec(value, f"--mode-option {key}")
     _dry_run(args, specs, options)
     return specs, options

@@ -64,6 +64,7 @@ def test_the_default_mode_needs_no_judge(capsys: pytest.CaptureFixture[str]) -> 
         (["fuse", "Hi", "--timeout", "-1"], "--timeout: must be more than 0"),
         (["fuse", "Hi", "--rounds", "0"], "--rounds: must be 1 or more"),
         (["demo", "--tasks", "0"], "--tasks: must be 1 or more"),
+        (["fuse", "Hi", "--mode", "cascade", "--mode-option", "edge=edgy"], "'edgy'"),
     ],
 )
 def test_bad_arguments_fail_before_any_model_loads(
@@ -74,6 +75,15 @@ def test_bad_arguments_fail_before_any_model_loads(
     assert words in err
     assert "judge=" not in err and "mode_options" not in err  # CLI words, not Python's
     assert _offline == []  # nothing was built, the edge model least of all
+
+
+def test_cascade_options_that_are_mode_names_are_not_read_as_specs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = ["fuse", "What is 2+2?", "--pool", FAKES, "--mode", "cascade", "--no-progress"]
+    rc, out, err = run(capsys, *argv, "--mode-option", "escalate_to=vote")
+    assert rc == 0, err
+    assert "mode: cascade" in out
 
 
 def test_a_judge_without_its_key_fails_before_the_edge_model_loads(
