@@ -14,7 +14,7 @@ import pytest
 
 from fusionkit.errors import InvalidRequestError, RateLimitError
 from fusionkit.models.fake import FakeModel
-from fusionkit.panel.parse import parse_reply, parse_score, parse_verdict
+from fusionkit.panel.parse import parse_reply, parse_score, parse_verdict, take_problem
 from fusionkit.panel.personas import (
     DEFAULT_PERSONAS,
     SHAPE,
@@ -465,8 +465,8 @@ def edge(edge_home: Path) -> Iterator[object]:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_real_edge_model_panel(edge: object) -> None:
-    panel = Panel(edge, max_tokens=64)  # type: ignore[arg-type]
-    result = panel.review(CARD)
+    """The default panel on the default embedded model gives takes, not parse errors."""
+    result = Panel(edge).review(CARD, progress=False)  # type: ignore[arg-type]
     assert [r.persona for r in result.reviews] == [p.name for p in DEFAULT_PERSONAS]
     for r in result.reviews:
         assert (r.score is None) == (r.take == NO_TAKE) == (r.verdict is None)
@@ -474,8 +474,10 @@ def test_real_edge_model_panel(edge: object) -> None:
             assert r.error, "a missing view must say why"
         else:
             assert 0 <= r.score <= 100 and r.verdict in ("ship", "skip")
+            assert take_problem(r.take) is None
         assert 1 <= r.attempts <= 2 and r.raw
-    assert result.headline.startswith(("Ship", "Skip", "Split", "No verdict"))
+    # measured: 10 of 10 usable over two cards (benchmarks/README.md); allow some slack
+    assert result.no_view <= 2, [r.error for r in result.reviews]
 
 
 # -- structured answers: the schema, the contradiction rule, the take checks ---------------
@@ -663,3 +665,36 @@ def test_panel_result_saves_a_standalone_page(tmp_path: Path) -> None:
     assert find_external_resources(page) == []
     path = result.save(tmp_path / "out" / "panel.html")
     assert path.exists() and "85/100" in path.read_text(encoding="utf-8")
+
+
+def test_sampling_is_seeded_per_persona_and_attempt() -> None:
+    model = FakeModel("m", by_persona({"Skeptic": ["nope", good()]}))
+    Panel(model).review(CARD, progress=False)
+    seeds = {(persona_of(c), c.seed, c.temperature) for c in model.calls}
+    assert seeds == {
+        ("Builder", 0, 0.7),
+        ("Skeptic", 1, 0.7),
+        ("Skeptic", 1001, 0.7),  # the re-ask draws afresh, still repeatably
+        ("Futurist", 2, 0.7),
+        ("Founder", 3, 0.7),
+        ("Creator", 4, 0.7),
+    }
+    greedy = FakeModel("m", good())
+    Panel(greedy, temperature=0).review(CARD, progress=False)
+    assert {(c.seed, c.temperature) for c in greedy.calls} == {(None, 0.0)}
+    unseeded = FakeModel("m", good())
+    Panel(unseeded, seed=None).review(CARD, progress=False)
+    assert {c.seed for c in unseeded.calls} == {None}
+
+
+def test_a_take_half_copied_from_the_example_is_a_copy() -> None:
+    example = DEFAULT_PERSONAS[1].example_take or ""  # the Skeptic's
+    assert take_problem(
+        "Trading is done on a to two basis, and one crumpled photo breaks the totals.",
+        examples=[example],
+    ) == ("the take copies the example instead of judging this tool")
+    # five shared words are a coincidence, not a copy
+    assert (
+        take_problem("A crumpled photo breaks the totals of this cloud bill.", examples=[example])
+        is None
+    )

@@ -38,7 +38,8 @@ paths then go through the same two checks the panel applies to every view:
 * :func:`take_problem` — the take must be a reason: at least four distinct words, not one
   phrase looping, not a copy of the prompt's worked example, not the subject's own text
   handed back. A 135M model under a grammar writes valid JSON every time, so this is the
-  check that still catches an empty answer in valid form.
+  check that still catches an empty answer in valid form. A copy is a take within 0.8
+  similarity of the example's, or one sharing six consecutive words with it.
 * :func:`resolve_verdict` — **the contradiction rule**. The verdict must agree with the
   score: a score of 60 or more means ship, 40 or less means skip, and between 41 and 59
   either verdict stands. When they disagree (90 with skip, 20 with ship) the **score
@@ -326,6 +327,15 @@ def _words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
 
 
+#: A take sharing this many consecutive words with the worked example copies it.
+_COPY_RUN = 6
+
+
+def _shares_run(ours: Sequence[str], theirs: Sequence[str], n: int) -> bool:
+    grams = {tuple(theirs[i : i + n]) for i in range(len(theirs) - n + 1)}
+    return any(tuple(ours[i : i + n]) in grams for i in range(len(ours) - n + 1))
+
+
 def take_problem(
     take: str, *, shown: Sequence[str] = (), examples: Sequence[str] = ()
 ) -> str | None:
@@ -350,8 +360,9 @@ def take_problem(
         return "the take repeats itself instead of giving a reason"
     flat = " ".join(words)
     for example in examples:
-        ratio = difflib.SequenceMatcher(None, flat, " ".join(_words(example))).ratio()
-        if ratio >= 0.8:
+        theirs = _words(example)
+        ratio = difflib.SequenceMatcher(None, flat, " ".join(theirs)).ratio()
+        if ratio >= 0.8 or _shares_run(words, theirs, _COPY_RUN):
             return "the take copies the example instead of judging this tool"
     if any(flat in " ".join(_words(text)) for text in shown):
         return "the take repeats the prompt's words instead of judging the tool"

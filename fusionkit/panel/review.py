@@ -120,8 +120,14 @@ class Panel:
         max_tokens: Token budget of each reply. It is raised to at least
             :data:`MIN_TOKENS`, what the schema's longest answer needs: a budget that
             cuts the JSON before it closes can only produce no take.
-        temperature: Sampling temperature (0: greedy, deterministic and cacheable).
+        temperature: Sampling temperature. The default 0.7 is seeded (see ``seed``), so it
+            is as repeatable and cacheable as greedy decoding; greedy decoding (0) makes a
+            small model loop on one phrase until the length limit (measured on the
+            embedded 135M model: 9 of 10 takes looped greedily, 3–4 of 10 at 0.7).
         retries: How many times an unusable reply is re-asked (0 or more).
+        seed: With ``temperature > 0``, persona ``i`` samples with seed ``seed + i`` (a
+            re-ask with ``seed + i + 1000``), so a re-run gives the same panel and the
+            response cache can serve it. None samples afresh each time.
 
     Example:
         >>> reply = '{"take": "Saves an afternoon of setup.", "score": 80, "verdict": "ship"}'
@@ -135,8 +141,9 @@ class Panel:
         personas: Sequence[Persona] = DEFAULT_PERSONAS,
         *,
         max_tokens: int = MIN_TOKENS,
-        temperature: float = 0.0,
+        temperature: float = 0.7,
         retries: int = 1,
+        seed: int | None = 0,
     ) -> None:
         self.model: Model = _resolve_model(model)
         if isinstance(personas, (str, Persona)) or not isinstance(personas, Sequence):
@@ -160,10 +167,11 @@ class Panel:
         if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
             raise InvalidRequestError(f"retries must be an integer >= 0, got {retries!r}.")
         # Validate the sampling parameters once, here, rather than as five identical failures.
-        build_request("check", max_tokens=max_tokens, temperature=temperature)
+        build_request("check", max_tokens=max_tokens, temperature=temperature, seed=seed)
         self.max_tokens = max(max_tokens, MIN_TOKENS)
         self.temperature = float(temperature)
         self.retries = retries
+        self.seed = seed
 
     def __repr__(self) -> str:
         names = ", ".join(p.name for p in self.personas)
@@ -213,14 +221,14 @@ class Panel:
         """Review with a progress tracker shared with the caller (compare shares one)."""
         start = time.perf_counter()
 
-        async def one(persona: Persona) -> Review:
-            review = await self._ask(persona, text)
+        async def one(index: int, persona: Persona) -> Review:
+            review = await self._ask(persona, text, index)
             tracker.step(
                 f"{subject_name} · {persona.name}: {review.label} ({review.latency_s:.1f} s)"
             )
             return review
 
-        reviews = await asyncio.gather(*(one(p) for p in self.personas))
+        reviews = await asyncio.gather(*(one(i, p) for i, p in enumerate(self.personas)))
         return PanelResult(
             subject_name=subject_name,
             reviews=tuple(reviews),
@@ -229,7 +237,13 @@ class Panel:
             elapsed_s=time.perf_counter() - start,
         )
 
-    async def _ask(self, persona: Persona, text: str) -> Review:
+    def _seed(self, index: int, attempt: int) -> int | None:
+        """The sampling seed of one persona's attempt (None when greedy or unseeded)."""
+        if self.temperature == 0 or self.seed is None:
+            return None
+        return self.seed + index + 1000 * (attempt - 1)
+
+    async def _ask(self, persona: Persona, text: str, index: int = 0) -> Review:
         """Ask one persona → read the reply → re-ask (``retries`` times) → a Review.
 
         Kept as one function on purpose: it is the panel's whole "ask, parse, re-ask once"
@@ -248,6 +262,7 @@ class Panel:
                     messages,
                     max_tokens=self.max_tokens,
                     temperature=self.temperature,
+                    seed=self._seed(index, attempt),
                     schema=REVIEW_SCHEMA,
                 )
                 reply, read, note = completion.text, from_object(completion.parsed), None
