@@ -1,10 +1,17 @@
 """The decision page: "A vs B — which should you ship with?".
 
-:func:`compare` runs one panel over both tools (the ten persona calls in parallel), reads
-each tool's community tally from a vote store, and returns a frozen :class:`Decision`. The
-Decision renders as static HTML (summary table, persona-by-persona scorecard, and a one-line
-recommendation computed from the data — rendering never calls a model) and as pandas
-tables. Everything shown that came from a card or a model is escaped.
+:func:`compare` runs one panel over both tools (the ten persona calls concurrently, each
+reported as it finishes), reads each tool's community tally from a vote store, and returns
+a frozen :class:`Decision`. The Decision renders as static HTML, as pandas tables, and as a
+standalone page (:meth:`Decision.save`); rendering never calls a model, and everything
+shown that came from a card or a model is escaped.
+
+The page is a list of sections (:data:`SECTIONS`), each one template rendered from the
+Decision: the summary (recommendation; per tool the coloured panel verdict, "Panel ship
+N%", community votes, what it is, how to get started, pricing, best for, category) and
+the persona-by-persona scorecard; measured evidence (:mod:`fusionkit.panel.evidence`),
+when given, goes between them. A new section is one template and one name in
+:data:`SECTIONS`; the others do not change.
 
 The recommendation weighs two signals and says which it used:
 
