@@ -116,3 +116,21 @@ def test_fuse_is_silent_by_default_when_nobody_watches(capsys: pytest.CaptureFix
     fuse(Q, [FakeModel("a", "42"), FakeModel("b", "42")], mode="vote", progress=True)
     err = capsys.readouterr().err
     assert err.startswith("fuse vote ...\n") and "[2/2]" in err
+
+
+def test_a_verdict_cut_off_at_the_token_limit_is_closed_and_read() -> None:
+    cut = '{"reason": "A is x", "scores": {"A": 2, "B": 9, "C": 10}, "winner": "A'
+    v, problem = J.parse_best_of(cut, ["A", "B", "C"])
+    assert problem is None and v is not None and v.winner == "A"
+    no_winner = '{"reason": "A is x", "scores": {"A": 2, "B": 9, "C": 10}, "winner":'
+    v, _ = J.parse_best_of(no_winner, ["A", "B", "C"])
+    assert v is not None and v.winner == "C" and v.winner_from_scores
+
+
+def test_schema_d_judge_calls_get_the_tokens_their_schema_needs() -> None:
+    from fusionkit.fusion import verdicts as V
+
+    judge = FakeModel("judge", picks("42"))
+    fuse(Q, [FakeModel("a", "42"), FakeModel("b", "41")], judge=judge, judge_max_tokens=8)
+    needed = V.min_tokens(V.best_of_schema(["A", "B"]))
+    assert judge.calls[0].max_tokens == needed > 8

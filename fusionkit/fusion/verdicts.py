@@ -40,7 +40,7 @@ __all__ = [
 
 #: The longest ``reason`` a schema'd verdict may hold: a small model given room to
 #: explain at length runs out of tokens before it names the winner.
-REASON_MAX_CHARS = 100
+REASON_MAX_CHARS = 60
 #: Items per analysis section, and characters per item (same reason).
 ANALYSIS_ITEMS = 2
 ANALYSIS_ITEM_CHARS = 80
@@ -73,14 +73,15 @@ def best_of_schema(labels: Sequence[str]) -> dict[str, Any]:
 def min_tokens(schema: Mapping[str, Any]) -> int:
     """Tokens a reply in this schema may need (a reply cut off is unreadable by construction).
 
-    A rough bound, about 3 characters a token: the longest strings the schema allows
-    plus its punctuation. Judge calls with a schema get at least this many tokens.
+    A rough bound at about 2 characters a token (short words, quotes and braces tokenise
+    finely): the longest strings the schema allows plus its punctuation. Judge calls with
+    a schema get at least this many tokens.
     """
     if schema.get("title") == "analysis":
         per = ANALYSIS_ITEMS * (ANALYSIS_ITEM_CHARS + 4)
-        return (len(_SECTIONS) * (per + 20)) // 3 // 2  # sections are rarely all full
+        return (len(_SECTIONS) * (per + 20)) // 2 // 2  # sections are rarely all full
     labels = len(schema.get("properties", {}).get("scores", {}).get("properties", {}))
-    return (REASON_MAX_CHARS + 40 + 10 * labels) // 3
+    return (REASON_MAX_CHARS + 40 + 16 * labels) // 2
 
 
 def analysis_schema() -> dict[str, Any]:
@@ -144,10 +145,27 @@ def parse_best_of(reply: str, labels: Sequence[str]) -> tuple[Verdict | None, st
     Returns:
         ``(verdict, None)`` or ``(None, what was wrong)``.
     """
-    data = extract_json(reply)
+    data = extract_json(reply) or _repaired(reply)
     if data is None:
         return None, "no JSON object found in the reply"
     return read_best_of(data, labels)
+
+
+def _repaired(reply: str) -> dict[str, Any] | None:
+    """A reply cut off at the token limit (``{"reason": "...", "winner": "B``), closed.
+
+    Only the tail is guessed (closing quote, bracket and braces); what the model wrote is
+    read as written.
+    """
+    start = (reply or "").find("{")
+    if start < 0:
+        return None
+    body = reply[start:].rstrip().rstrip(",")
+    for closer in ('"}', '"}}', "}", "}}", '"]}', "]}", '""}'):
+        data = extract_json(body + closer)
+        if data is not None:
+            return data
+    return None
 
 
 def read_best_of(
