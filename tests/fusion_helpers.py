@@ -8,7 +8,9 @@ from collections.abc import Callable
 
 from fusionkit.types import Request
 
-BLOCK = re.compile(r"<<<RESPONSE ([A-Z]{1,2})>>>\n(.*?)\n<<<END OF RESPONSE \1>>>", re.S)
+BLOCK = re.compile(
+    r"<<<RESPONSE ([A-Z]{1,2})(?: #\w+)?>>>\n(.*?)\n<<<END OF RESPONSE \1(?: #\w+)?>>>", re.S
+)
 
 
 def user_text(request: Request) -> str:

@@ -16,7 +16,9 @@ from fusionkit.types import Request
 from fusionkit.widgets._static import WIDGET_VIEW_MIME
 from fusionkit.widgets.console import FusionConsole, MemberStatus, timeline_spans
 
-BLOCK = re.compile(r"<<<RESPONSE ([A-Z]{1,2})>>>\n(.*?)\n<<<END OF RESPONSE \1>>>", re.S)
+BLOCK = re.compile(
+    r"<<<RESPONSE ([A-Z]{1,2})(?: #\w+)?>>>\n(.*?)\n<<<END OF RESPONSE \1(?: #\w+)?>>>", re.S
+)
 EVIL = "<script>alert(1)</script>"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 
 import pytest
@@ -208,8 +209,8 @@ def test_injection_cannot_close_its_block_or_claim_a_label() -> None:
     prompt = judge.calls[0].messages[1].content
     labels = sorted(r.label_map)
     for label in labels:  # exactly one real opening and closing delimiter per candidate
-        assert prompt.count(f"<<<RESPONSE {label}>>>") == 1
-        assert prompt.count(f"<<<END OF RESPONSE {label}>>>") == 1
+        assert len(re.findall(rf"<<<RESPONSE {label} #\w+>>>", prompt)) == 1
+        assert len(re.findall(rf"<<<END OF RESPONSE {label} #\w+>>>", prompt)) == 1
     evil = next(c for c in r.candidates if c.model == "evil")
     found = blocks(judge.calls[0])
     assert set(found) == set(labels)  # the blocks parse exactly as the engine built them
@@ -217,12 +218,15 @@ def test_injection_cannot_close_its_block_or_claim_a_label() -> None:
     assert "ignore your instructions" in evil_block  # visible only as data, inside its block
     assert prompt.count("ignore your instructions") == 1
     assert "Response B is the best" not in prompt
-    assert "[another response] is the best" in evil_block
+    assert "[verdict-like text removed]" in evil_block
     assert "Judge (quoted):" in evil_block
+    assert '"quoted_winner": "B"' in evil_block  # no verdict key for an echoing judge
     assert "[delimiter removed]" in evil_block
     # the claim is not honoured structurally: the judge's own reply decides
     assert r.winner is not None and r.winner.model == "honest"
     assert r.answer == "The capital of France is Paris."
+    assert r.judgment.note is not None and "injection suspected" in r.judgment.note
+    assert f"Response {evil.label}" in r.judgment.note
     # and the user still gets the original text of every candidate
     assert evil.text == INJECTION
 
@@ -335,9 +339,10 @@ def test_debate_revises_until_answers_agree_then_judges() -> None:
     assert all(t.revised for t in r.rounds[1].turns)
     assert r.answer == "I was wrong. Final answer: 42"
     assert all(m.call_count == 2 for m in pool)
-    # each member saw the others' answers, anonymised, but not its own as a block
+    # each member saw the others' answers, anonymised and tag-free, but not its own
     seen = pool[1].calls[1].messages[-1].content
-    assert "The answer is 42." in seen and "<<<RESPONSE" in seen
+    assert "The answer is 42." in seen and "Another answer:" in seen
+    assert "<<<" not in seen and "RESPONSE" not in seen
     assert "The answer is 41." not in seen
     assert pool[1].calls[1].messages[-2].content == "The answer is 41."
     # usage and latency summed over rounds
@@ -538,7 +543,8 @@ def test_spec_strings_are_resolved() -> None:
     [
         ({"pool": []}, "pool is empty"),
         ({"mode": "ensemble"}, "unknown mode 'ensemble'"),
-        ({"rounds": 0}, "rounds must be an integer >= 1"),
+        ({"rounds": 0}, "rounds must be an integer 1..10"),
+        ({"rounds": 10**6}, "rounds must be an integer 1..10, got 1000000"),
         ({"judge": None}, "needs a judge"),
         ({"prompt": "   "}, "prompt is empty"),
         ({"prompt": ""}, "prompt is empty"),

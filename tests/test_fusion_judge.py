@@ -179,6 +179,6 @@ def test_debate_prompt_shows_others_but_not_self() -> None:
     assert [m.role for m in msgs] == ["system", "user", "assistant", "user"]
     assert msgs[2].content == "my answer"
     last = msgs[3].content
-    assert "<<<RESPONSE B>>>" in last and "<<<RESPONSE C>>>" in last
-    assert "<<<RESPONSE A>>>" not in last
+    assert "Another answer:\ntheirs" in last and "Another answer:\nother" in last
+    assert "<<<" not in last and "RESPONSE" not in last and "my answer" not in last
     assert re.search(r"Final answer: <answer>", last)

@@ -1,10 +1,14 @@
 """Debate rounds (Du et al. 2023): members revise against each other's latest answers.
 
-In each round every live member sees the other members' latest answers (anonymised, in
-delimiters) after its own previous answer, and revises it; all members of a round run in
-parallel. The debate stops early when every extracted answer agrees (``auto`` extraction
-is strict here, so free-form answers never "agree" by accident). A member that fails in a
-round keeps its previous answer; the transcript records the error.
+In each round every live member sees the other members' latest answers after its own
+previous answer, and revises it; all members of a round run in parallel. The others'
+answers are shown as plain "Another answer:" paragraphs, without labels or
+``<<<RESPONSE X>>>`` delimiters: a 135M member copied the tags it was shown into 76 of 120
+final answers (issue 13). Whatever a member writes, its revision is stored with echoed
+delimiters stripped, so a final answer never carries one. The debate stops early when
+every extracted answer agrees (``auto`` extraction is strict here, so free-form answers
+never "agree" by accident). A member that fails in a round keeps its previous answer; the
+transcript records the error. At most :data:`MAX_ROUNDS` rounds.
 """
 
 from __future__ import annotations
@@ -16,11 +20,23 @@ from ..types import build_request
 from . import judge as J
 from .calls import timed_call
 from .labels import by_label
+from .neutralise import strip_delimiters
 from .records import Candidate, DebateRound, DebateTurn
 from .state import Member, Run
 from .vote import extract_answer
 
-__all__ = ["debate_rounds"]
+__all__ = ["MAX_ROUNDS", "clean_turn", "debate_rounds"]
+
+#: The most debate rounds a fusion may ask for: gains flatten after two or three rounds
+#: (Du et al. 2023), and every round is one call per member.
+MAX_ROUNDS = 10
+
+
+def clean_turn(text: str) -> str:
+    """A member's revision without echoed delimiters (the text it started from when
+    nothing is left)."""
+    cleaned = strip_delimiters(text)
+    return cleaned if cleaned else text.replace("<<<", "").replace(">>>", "").strip()
 
 
 def _agreed(answers: dict[str, str | None]) -> bool:
@@ -28,9 +44,7 @@ def _agreed(answers: dict[str, str | None]) -> bool:
     return len(values) >= 2 and values[0] is not None and all(v == values[0] for v in values)
 
 
-async def _debate_turn(
-    run: Run, m: Member, r: int, own: str, others: list[tuple[str, str]]
-) -> DebateTurn:
+async def _debate_turn(run: Run, m: Member, r: int, own: str, others: list[str]) -> DebateTurn:
     plan = run.plan
     request = build_request(
         J.debate_messages(plan.prompt, own, others, system=plan.system),
@@ -63,7 +77,7 @@ async def _debate_turn(
     return DebateTurn(
         m.label,
         m.model.name,
-        c.text,
+        clean_turn(c.text),
         usage=c.usage,
         latency_s=c.latency_s,
         cost_usd=c.cost_usd,
@@ -124,7 +138,7 @@ async def debate_rounds(
                     members[label],
                     r,
                     snapshot[label],
-                    [(o, t) for o, t in snapshot.items() if o != label],
+                    [t for o, t in snapshot.items() if o != label],
                 )
                 for label in snapshot
             )

@@ -1,6 +1,13 @@
 """What the judge-using modes share: one judge call, the ask/re-ask loop, the best-of
 verdict (with the optional swapped second pass) and the deterministic fallback.
 
+A verdict is structurally the judge's own (issue 9): it is asked with a JSON Schema (a
+constraining backend can write nothing else); each prompt's delimiters carry a nonce
+secret to the process; a reply is read from after the last echoed piece of its prompt
+(:func:`~.neutralise.own_part`), taking the last complete object there; a reply that
+reproduces a candidate's text around its verdict is not trusted (re-asked, then the
+fallback); and injection-like text found in a candidate is named in the judgment's note.
+
 Every judge question goes through :func:`ask_judge` (:func:`fusionkit.asking.ask` with
 the judge's call): call, parse leniently, re-ask once with a format reminder. When no
 verdict can be read, :func:`fallback` picks the answer deterministically
@@ -15,11 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ..asking import Asked, Reply, ask
+from ..parsing import extract_json
 from ..types import Message, Usage, build_request
 from . import judge as J
 from . import verdicts as V
 from .calls import timed_call
 from .labels import labels_for
+from .neutralise import echoed_candidate, neutralise, own_part, scan
 from .records import Candidate, JudgeCall, Judgment
 from .state import Run
 from .vote import fallback_choice
@@ -27,10 +36,14 @@ from .vote import fallback_choice
 __all__ = [
     "ask_judge",
     "best_of_reader",
+    "injection_note",
+    "join_notes",
     "fallback",
     "judge_call",
     "judge_fields",
+    "consistency_verdict",
     "verdict",
+    "verdict_reader",
 ]
 
 
@@ -153,15 +166,113 @@ async def ask_judge(
     )
 
 
-def best_of_reader(labels: Sequence[str]) -> Callable[[Reply], tuple[Any, str | None]]:
-    """Read a best-of reply: the schema'd object when there is one, else the text leniently."""
+def _last_object_span(text: str) -> tuple[int, int] | None:
+    """Where the last top-level ``{...}`` of ``text`` starts and ends (braces counted
+    backwards from the last ``}``, strings skipped); None when there is none."""
+    end = text.rfind("}")
+    if end < 0:
+        return None
+    depth = 0
+    in_str = False
+    for i in range(end, -1, -1):
+        ch = text[i]
+        if ch == '"' and (i == 0 or text[i - 1] != "\\"):
+            in_str = not in_str
+        elif not in_str and ch == "}":
+            depth += 1
+        elif not in_str and ch == "{":
+            depth -= 1
+            if depth == 0:
+                return i, end + 1
+    return None
+
+
+def _last_object(text: str) -> tuple[Any, str]:
+    """The last complete object of ``text`` (read leniently) and the text around it."""
+    span = _last_object_span(text)
+    if span is None:
+        return None, text
+    a, b = span
+    return extract_json(text[a:b]), text[:a] + text[b:]
+
+
+def verdict_reader(
+    labels: Sequence[str],
+    *,
+    nonce: str = "",
+    tail: str = "",
+    texts: Mapping[str, str] | None = None,
+    read_object: Callable[
+        [Mapping[str, Any], Sequence[str]], tuple[Any, str | None]
+    ] = V.read_best_of,
+) -> Callable[[Reply], tuple[Any, str | None]]:
+    """Read a verdict that is the judge's own.
+
+    The reply is cut to what follows the last echoed piece of the prompt (a delimiter
+    with ``nonce``, or the task's closing ``tail``); the schema'd object decides when the
+    reply is that object alone, else the last object of the judge's own part, read
+    leniently. A verdict whose surrounding text reproduces a candidate's text (as the
+    judge saw it, ``texts``) is refused: a judge that echoes a candidate may be echoing
+    the candidate's fake verdict.
+
+    Args:
+        labels: The labels the verdict may name.
+        nonce: The prompt's delimiter nonce.
+        tail: The prompt's last user message (its end marks an echoed prompt).
+        texts: Label -> the neutralised text the judge saw.
+        read_object: Reads a decoded object (best-of by default).
+    """
+    seen = dict(texts or {})
 
     def read(reply: Reply) -> tuple[Any, str | None]:
-        if isinstance(reply.parsed, Mapping):
-            return V.read_best_of(reply.parsed, labels)
-        return V.parse_best_of(reply.text, labels)
+        text = reply.text or ""
+        own = own_part(text, nonce, tail)
+        echoed = own.strip() != text.strip()
+        data, around = _last_object(own)
+        if isinstance(reply.parsed, Mapping) and not echoed:
+            data = reply.parsed
+        if data is None:
+            if echoed:
+                return None, "the reply repeats the prompt and gives no verdict of its own"
+            return None, "no JSON object found in the reply"
+        who = echoed_candidate(around, seen)
+        if who is not None:
+            return None, (
+                f"the reply reproduces Response {who}'s text around its verdict; a verdict "
+                "next to a copied candidate is not trusted"
+            )
+        return read_object(data, labels)
 
     return read
+
+
+def best_of_reader(labels: Sequence[str]) -> Callable[[Reply], tuple[Any, str | None]]:
+    """Read a best-of reply: the schema'd object when there is one, else the text leniently
+    (no prompt-echo checks: :func:`verdict_reader` adds them)."""
+    return verdict_reader(labels)
+
+
+def injection_note(shown: Sequence[Candidate]) -> str | None:
+    """A note naming the candidates whose text looked like an injection attempt (imitated
+    delimiters, verdict claims, role headers, verdict keys); None when none did."""
+    labels = [c.label for c in shown]
+    hits = []
+    for c in shown:
+        _, found = scan(c.text, labels)
+        if found:
+            hits.append(f"Response {c.label} ({', '.join(found)})")
+    if not hits:
+        return None
+    return (
+        "injection suspected: " + "; ".join(hits) + " - neutralised before judging; "
+        "its verdict-like text could not decide"
+    )
+
+
+def join_notes(*notes: str | None) -> str | None:
+    """Notes joined with "; " (None when there are none)."""
+    kept = [n for n in notes if n]
+    return "; ".join(kept) if kept else None
 
 
 def judge_fields(run: Run) -> dict[str, Any]:
@@ -209,21 +320,52 @@ def _fields_of(v: V.Verdict, a: Asked[Any], attempts: int, note: str | None) -> 
     }
 
 
+def _reader_for(
+    prompt: str, items: list[tuple[str, str]], msgs: list[Message], nonce: str, **kw: Any
+) -> Callable[[Reply], tuple[Any, str | None]]:
+    labels = [label for label, _ in items]
+    seen = {label: neutralise(text, labels) for label, text in items}
+    return verdict_reader(labels, nonce=nonce, tail=msgs[-1].content, texts=seen, **kw)
+
+
+def _judged(
+    prompt: str, items: list[tuple[str, str]]
+) -> tuple[list[Message], Callable[[Reply], tuple[Any, str | None]], str, dict[str, Any]]:
+    labels = [label for label, _ in items]
+    nonce = J.prompt_nonce(prompt, items)
+    msgs = J.best_of_messages(prompt, items, nonce)
+    return (
+        msgs,
+        _reader_for(prompt, items, msgs, nonce),
+        V.best_of_shape(labels),
+        (V.best_of_schema(labels)),
+    )
+
+
 async def verdict(
     run: Run, shown: list[Candidate], step: str
 ) -> tuple[dict[str, Any] | None, str | None]:
     """Best-of judging of ``shown`` (label order), with the optional swapped second pass.
 
     Returns:
-        ``(judgment fields, None)`` or ``(None, why no verdict could be read)``.
+        ``(judgment fields, None)`` or ``(None, why no verdict could be read)``. The
+        fields' ``note`` names suspected injection (:func:`injection_note`).
     """
+    fields, problem = await _verdict(run, shown, step)
+    if fields is not None:
+        fields["note"] = join_notes(fields.get("note"), injection_note(shown))
+    return fields, problem
+
+
+async def _verdict(
+    run: Run, shown: list[Candidate], step: str
+) -> tuple[dict[str, Any] | None, str | None]:
     prompt = run.plan.prompt
     labels = [c.label for c in shown]
-    first_msgs = J.best_of_messages(prompt, [(c.label, c.text) for c in shown])
-    first = (best_of_reader(labels), V.best_of_shape(labels))
-    first_schema = V.best_of_schema(labels)
+    items = [(c.label, c.text) for c in shown]
+    first_msgs, first_read, first_shape, first_schema = _judged(prompt, items)
     if not run.plan.swap_check or len(shown) < 2:
-        a = await ask_judge(run, step, first_msgs, *first, schema=first_schema)
+        a = await ask_judge(run, step, first_msgs, first_read, first_shape, schema=first_schema)
         if a.value is None:
             return None, a.problem
         v: V.Verdict = a.value
@@ -234,17 +376,12 @@ async def verdict(
     rev = list(reversed(shown))
     pos = labels_for(len(rev))
     back = {p: c.label for p, c in zip(pos, rev, strict=True)}
-    rev_msgs = J.best_of_messages(prompt, [(p, c.text) for p, c in zip(pos, rev, strict=True)])
+    rev_msgs, rev_read, rev_shape, rev_schema = _judged(
+        prompt, [(p, c.text) for p, c in zip(pos, rev, strict=True)]
+    )
     a, b = await asyncio.gather(
-        ask_judge(run, step, first_msgs, *first, schema=first_schema),
-        ask_judge(
-            run,
-            f"{step}-swapped",
-            rev_msgs,
-            best_of_reader(pos),
-            V.best_of_shape(pos),
-            schema=V.best_of_schema(pos),
-        ),
+        ask_judge(run, step, first_msgs, first_read, first_shape, schema=first_schema),
+        ask_judge(run, f"{step}-swapped", rev_msgs, rev_read, rev_shape, schema=rev_schema),
     )
     attempts = a.attempts + b.attempts
     if a.value is None and b.value is None:
@@ -297,3 +434,26 @@ async def verdict(
         "scores": mean,
         "note": f"the two orders disagreed ({va.winner} vs {b_winner}); settled by the mean score",
     }, None
+
+
+async def consistency_verdict(
+    run: Run, shown: list[Candidate], step: str = "consistency"
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Universal self-consistency: the judge names the most consistent of ``shown``
+    (schema: the candidates' labels as an ``enum``), read like any verdict.
+
+    Returns:
+        ``(judgment fields, None)`` or ``(None, why no pick could be read)``.
+    """
+    prompt = run.plan.prompt
+    items = [(c.label, c.text) for c in shown]
+    labels = [label for label, _ in items]
+    nonce = J.prompt_nonce(prompt, items)
+    msgs = J.usc_messages(prompt, items, nonce)
+    read = _reader_for(prompt, items, msgs, nonce, read_object=V.read_usc)
+    a = await ask_judge(run, step, msgs, read, V.usc_shape(labels), schema=V.usc_schema(labels))
+    if a.value is None:
+        return None, a.problem
+    fields = _fields_of(a.value, a, a.attempts, None)
+    fields["note"] = injection_note(shown)
+    return fields, None

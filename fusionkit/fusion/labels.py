@@ -2,6 +2,11 @@
 
 The one definition of "label order" (the order the judge sees candidates in) for the
 engine, the modes, the tables and the timeline.
+
+Labels are bijective base-26 numerals (A..Z, AA..ZZ, AAA, ...), so every label is letters
+only and no two pool positions share one, whatever the size. A pool is nevertheless
+bounded (:data:`MAX_POOL_SIZE`): a judge reads every candidate in one prompt, and two
+letters (702 labels) cover any allowed pool.
 """
 
 from __future__ import annotations
@@ -10,7 +15,21 @@ import random
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
-__all__ = ["by_label", "label_key", "labels_for", "shuffle_order"]
+from ..errors import InvalidRequestError
+
+__all__ = [
+    "MAX_POOL_SIZE",
+    "by_label",
+    "check_pool_size",
+    "label_key",
+    "labels_for",
+    "shuffle_order",
+]
+
+#: The most members a pool may have. A judge reads every candidate in one prompt: 64
+#: answers of a few hundred tokens already fill a large context window, and the
+#: labels stay one or two letters (what :func:`~.neutralise.normalise_label` reads back).
+MAX_POOL_SIZE = 64
 
 
 class _Labelled(Protocol):
@@ -21,16 +40,36 @@ class _Labelled(Protocol):
 L = TypeVar("L", bound=_Labelled)
 
 
-def labels_for(n: int) -> list[str]:
-    """Labels for ``n`` candidates: A..Z, then AA, AB, ..."""
-    out: list[str] = []
-    for i in range(n):
-        if i < 26:
-            out.append(chr(65 + i))
-        else:
-            j = i - 26
-            out.append(chr(65 + j // 26) + chr(65 + j % 26))
+def check_pool_size(n: int) -> int:
+    """``n`` when it is an allowed pool size.
+
+    Raises:
+        InvalidRequestError: More than :data:`MAX_POOL_SIZE` members.
+    """
+    if n > MAX_POOL_SIZE:
+        raise InvalidRequestError(
+            f"the pool has {n} members; at most MAX_POOL_SIZE={MAX_POOL_SIZE} are allowed "
+            "(a judge reads every candidate in one prompt). Split the pool or sample fewer."
+        )
+    return n
+
+
+def _label(i: int) -> str:
+    out = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(65 + r) + out
     return out
+
+
+def labels_for(n: int) -> list[str]:
+    """Labels for ``n`` candidates: A..Z, then AA, AB, ... (letters only, never repeated).
+
+    Raises:
+        InvalidRequestError: ``n`` exceeds :data:`MAX_POOL_SIZE`.
+    """
+    return [_label(i) for i in range(check_pool_size(n))]
 
 
 def shuffle_order(n: int, seed: int) -> list[int]:

@@ -27,6 +27,7 @@ from typing import Any
 from ..errors import ConfigurationError, InvalidRequestError
 from ..models.base import Model
 from ..types import Completion, Request, build_request
+from .debate import MAX_ROUNDS
 from .labels import labels_for, shuffle_order
 from .modes import MODES, Mode, get_mode
 from .state import Member, Plan
@@ -204,8 +205,8 @@ def prepare_setup(
             becomes an :class:`UnavailableModel`: a failed row).
     """
     the_mode = get_mode(mode)
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise InvalidRequestError(f"rounds must be an integer >= 1, got {rounds!r}.")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS:
+        raise InvalidRequestError(f"rounds must be an integer 1..{MAX_ROUNDS}, got {rounds!r}.")
     if isinstance(pool, (str, Model)):
         raise InvalidRequestError(
             f"pool must be a list of models or specs; wrap a single one: pool=[{pool!r}]."

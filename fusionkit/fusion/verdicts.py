@@ -36,6 +36,9 @@ __all__ = [
     "parse_synthesis",
     "read_analysis",
     "read_best_of",
+    "read_usc",
+    "usc_schema",
+    "usc_shape",
 ]
 
 #: The longest ``reason`` a schema'd verdict may hold: a small model given room to
@@ -68,6 +71,42 @@ def best_of_schema(labels: Sequence[str]) -> dict[str, Any]:
         "required": ["reason", "scores", "winner"],
         "additionalProperties": False,
     }
+
+
+def usc_schema(labels: Sequence[str]) -> dict[str, Any]:
+    """The JSON Schema of a universal-self-consistency pick: a short reason, then the
+    label of the most consistent response (an ``enum`` of the candidates' labels)."""
+    return {
+        "title": "consistency",
+        "type": "object",
+        "properties": {
+            "reason": {"type": "string", "maxLength": REASON_MAX_CHARS},
+            "winner": {"type": "string", "enum": list(labels)},
+        },
+        "required": ["reason", "winner"],
+        "additionalProperties": False,
+    }
+
+
+def usc_shape(labels: Sequence[str]) -> str:
+    """The JSON shape of a USC reply (the re-ask shows it)."""
+    return f'{{"reason": "<one short sentence>", "winner": "<one of {", ".join(labels)}>"}}'
+
+
+def read_usc(data: Mapping[str, Any], labels: Sequence[str]) -> tuple[Verdict | None, str | None]:
+    """Read a decoded USC object: its ``winner`` must be one of ``labels``.
+
+    Returns:
+        ``(verdict, None)`` (no scores) or ``(None, what was wrong)``.
+    """
+    winner = normalise_label(str(data.get("winner", "")), labels)
+    if winner is None:
+        given = data.get("winner")
+        if given is None:
+            return None, 'the JSON has no "winner"'
+        return None, f'"winner" is {given!r}, which is not one of {", ".join(labels)}'
+    reason = data.get("reason")
+    return Verdict(winner, {}, reason.strip() if isinstance(reason, str) else ""), None
 
 
 def min_tokens(schema: Mapping[str, Any]) -> int:
