@@ -191,6 +191,7 @@ HUMAN_COLUMNS = {
     "latency_s": "Latency (s)",
     "reply": "Reply",
     "error": "Error",
+    "note": "Note",
 }
 
 
@@ -324,6 +325,7 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
         median_latency_s=summary["median_latency_s"].round(2),
         wall_s=summary["wall_s"].round(1),
         memory_mb=summary["memory_mb"].round(0),
+        cost_usd=[_money(c) for c in summary["cost_usd"]],  # NaN means a part was unknown
     )
     say("")
     say(measured_text(measured).to_string(index=False))
@@ -341,7 +343,7 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
 
     report = Report("fusionkit demo — edge model alone or a fused pool?")
     report.add_stats(headline_stats(measured, summary, best, footprint, len(tasks), wall))
-    report.add_text(f"Recommendation (computed from the measurements): {evidence.recommendation}")
+    report.add_text(evidence.recommendation)  # computed from the measurements above
     report.add_text(
         f"Embedded edge model {edge.name} in 4-bit NF4 ({footprint / 1e6:.0f} MB), "
         f"{len(tasks)} generated verifiable tasks (arithmetic and multiple choice), "
@@ -362,7 +364,7 @@ async def _ademo(cfg: DemoConfig, *, echo: bool) -> DemoOutcome:
     )
     report.add_heading("Accuracy, latency, tokens, cost and memory")
     report.add_frame(
-        human(table.assign(cost_usd=[_money(c) for c in table["cost_usd"]])),
+        human(table),
         caption="One row per condition; cost is unknown where a part of it was not reported.",
         index=False,
     )
