@@ -7,6 +7,7 @@ escalate), both fail (FusionError naming both). Accounting covers both paths.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -323,3 +324,28 @@ def test_cascade_on_the_embedded_model_end_to_end(
     assert lp is not None and (lp.available or "log-probabilities" in lp.note)
     assert r.answer == (d.pool_answer if d.escalated else d.edge_answer)
     assert d.edge_usage.total_tokens and d.edge_s > 0
+
+
+def test_two_signals_calibrate_together_and_the_budget_buys_a_margin() -> None:
+    # (logprob, agreement): the wrong items each look confident on one signal only
+    items = (
+        CalibrationItem((-0.1, 1.0), True, True, 0.0, 10.0, 0.1, 1.0),
+        CalibrationItem((-0.2, 1.0), True, True, 0.0, 10.0, 0.1, 1.0),
+        CalibrationItem((-0.1, 0.3), False, True, 0.0, 10.0, 0.1, 1.0),
+        CalibrationItem((-2.0, 1.0), False, True, 0.0, 10.0, 0.1, 1.0),
+    )
+    cal = Calibration(("logprob", "agreement"), items, "usd")
+    assert len(cal.thresholds()) == 5 * 4  # (-inf, 3 values, inf) x (-inf, 2 values, inf)
+    t = cal.choose(within=0.0)
+    assert isinstance(t, tuple) and cal.at(t)["accuracy"] == 1.0
+    assert cal.at(t)["escalated_share"] == pytest.approx(0.5)  # only the two wrong items
+    assert "logprob >= " in cal.describe(t) and " and agreement >= " in cal.describe(t)
+    assert {"threshold_logprob", "threshold_agreement"} <= set(cal.curve().columns)
+    # one signal alone cannot separate them at that cost
+    one = Calibration("logprob", tuple(dataclasses.replace(i, value=i.value[0]) for i in items))
+    assert one.at(one.choose(within=0.0))["escalated_share"] > 0.5
+    # a budget of 75 % of always escalating: the most accurate within it, escalating more
+    b = cal.choose(budget=0.75)
+    assert cal.at(b)["accuracy"] == 1.0 and cal.at(b)["cost_per_item"] <= 7.5
+    with pytest.raises(InvalidRequestError, match="budget"):
+        cal.choose(budget=0)
