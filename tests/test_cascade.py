@@ -234,6 +234,29 @@ def test_fuse_many_resumes_cascades_from_the_cache() -> None:
     assert again["n_cached"].sum() >= 4
 
 
+def test_cascade_over_http_reads_the_servers_logprobs() -> None:
+    # The real OpenAI-compatible client against the test server on 127.0.0.1: the edge
+    # asks for logprobs, the server reports -0.25 per word, the cascade reads them.
+    from fusionkit.models.openai import OpenAICompatModel
+    from fusionkit.testing.server import FakeOpenAIServer
+
+    with FakeOpenAIServer() as srv:
+        srv.configure("small", reply="The answer is 42")
+        srv.configure("large", reply="42")
+        edge = OpenAICompatModel("small", base_url=srv.base_url, cache=False)
+        pool = [OpenAICompatModel("large", base_url=srv.base_url, cache=False)] * 2
+        stop = _fuse(edge, pool, signals="logprob")  # -0.25 >= -0.35: stop
+        d = cascade_of(stop)
+        assert d is not None and not d.escalated
+        assert d.signal("logprob").value == pytest.approx(-0.25)
+        assert [r["model"] for r in srv.requests] == ["small"]
+        assert srv.requests[0]["logprobs"] is True
+        strict = _fuse(edge, pool, signals="logprob", thresholds=-0.1)
+        d2 = cascade_of(strict)
+        assert d2 is not None and d2.escalated and strict.answer == "42"
+        assert [r["model"] for r in srv.requests[1:]] == ["small", "large", "large"]
+
+
 # -- calibration ----------------------------------------------------------------------------
 
 
