@@ -67,6 +67,10 @@ _LAZY: dict[str, str] = {
     "Condition": "fusionkit.evaluation",
     "evaluate": "fusionkit.evaluation",
     "aevaluate": "fusionkit.evaluation",
+    "calibrate": "fusionkit.evaluation",
+    "acalibrate": "fusionkit.evaluation",
+    "cascade_condition": "fusionkit.evaluation",
+    "tasks_from_frame": "fusionkit.checks",
     # rendering
     "Report": "fusionkit.render.report",
     "plot_ratings": "fusionkit.render.rating_plots",
@@ -101,7 +105,15 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
-    from .evaluation import Condition, aevaluate, evaluate
+    from .checks import tasks_from_frame
+    from .evaluation import (
+        Condition,
+        acalibrate,
+        aevaluate,
+        calibrate,
+        cascade_condition,
+        evaluate,
+    )
     from .fusion.engine import MODES, afuse, fuse
     from .fusion.events import FusionEvent
     from .fusion.many import afuse_many, fuse_many
