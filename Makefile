@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.stamp-$(shell $(PYTHON) -c "import hashlib,sys;print(hashlib.
 TORCH_CPU ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast notebooks lint format bench clean
+.PHONY: setup demo test test-fast notebooks lint format clean
 
 setup: $(STAMP)
 
@@ -57,9 +57,6 @@ lint: setup
 format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
-
-bench: setup
-	$(PY) benchmarks/run_all.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info reports test-artifacts
