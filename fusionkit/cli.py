@@ -439,7 +439,14 @@ def _table(result: FusionResult) -> str:
                 status,
             )
         )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    # A column no mode filled (vote gives no scores, best-of extracts nothing) is noise.
+    keep = [
+        i
+        for i, name in enumerate(head)
+        if name not in ("extracted", "score") or any(r[i] != "—" for r in rows[1:])
+    ]
+    rows = [tuple(r[i] for i in keep) for r in rows]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(keep))]
     return "\n".join(
         "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in rows
     )
