@@ -554,6 +554,7 @@ def test_a_looping_take_is_cut_where_it_repeats() -> None:
         ("Runs offline on a CPU and more.", None),
         ("Runs offline on a CPU.", "repeats the prompt's words"),
         ("1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12.", "no take"),
+        ("Floatorsim-135M 1 (2) 3 (4) 5 (6) high 7 low 8 miles 9.", "mostly numbers"),
     ],
 )
 def test_degenerate_takes_are_reasked_then_reported(take: str, problem: str | None) -> None:

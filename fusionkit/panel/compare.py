@@ -129,6 +129,13 @@ def _panel_cell(result: PanelResult | None) -> str:
     return " · ".join(parts)
 
 
+def _panel_brief(result: PanelResult | None) -> str:
+    """``"panel ship 80%, mean 79/100"``: the panel's figures inside a sentence."""
+    if result is None or result.ship_pct is None or result.mean_score is None:
+        return "no panel takes"
+    return f"panel ship {result.ship_pct:.0f}%, mean {result.mean_score:.0f}/100"
+
+
 def _verdict_class(result: PanelResult | None) -> str:
     """The CSS class colouring a panel verdict (ship green, skip red, else neutral)."""
     verdict = result.verdict if result is not None else ""
@@ -278,7 +285,7 @@ class Decision:
         p, c = self.panel_favours, self.community_favours
         if p is not None and p == c:
             text = (
-                f"Ship with {p}: the panel ({_panel_cell(self._panel_of(p))}) and the "
+                f"Ship with {p}: the panel ({_panel_brief(self._panel_of(p))}) and the "
                 f"community ({self._community_cell(self._tally_of(p))}) both favour it "
                 f"over {self._other(p)}."
             )
@@ -290,8 +297,8 @@ class Decision:
             )
         elif p is not None:
             text = (
-                f"Lean {p}: the panel favours it ({_panel_cell(self._panel_of(p))} against "
-                f"{_panel_cell(self._panel_of(self._other(p)))}); {self._community_note()}."
+                f"Lean {p}: the panel favours it ({_panel_brief(self._panel_of(p))}, against "
+                f"{_panel_brief(self._panel_of(self._other(p)))}); {self._community_note()}."
             )
             pick = p
         elif c is not None:

@@ -319,6 +319,7 @@ def resolve_verdict(score: int, verdict: Verdict) -> tuple[Verdict, str | None]:
     )
 
 
+_TOKEN = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
 
@@ -353,6 +354,8 @@ def take_problem(
     words = _words(take)
     if not words:
         return "no take (the reason, in words)"
+    if len(words) < 0.6 * len(_TOKEN.findall(take)):
+        return "the take is mostly numbers and symbols, not a reason"
     distinct = set(words)
     if len(distinct) < 4:
         return f"the take {_fmt(take)} is too short to be a reason"
@@ -367,9 +370,6 @@ def take_problem(
     if any(flat in " ".join(_words(text)) for text in shown):
         return "the take repeats the prompt's words instead of judging the tool"
     return None
-
-
-_TOKEN = re.compile(r"\w+(?:'\w+)?", re.UNICODE)
 
 
 def cut_loop(take: str, *, n: int = 3) -> tuple[str, bool]:
