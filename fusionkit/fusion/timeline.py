@@ -172,7 +172,11 @@ def fusion_timeline(result: FusionResult, ax: Axes | None = None) -> Figure:
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels(rows, fontsize=8)
     ax.invert_yaxis()
-    ax.set_xlabel("seconds since the fusion started")
+    ax.set_xlabel(
+        "seconds (each bar: the original call's latency; this run read the cache)"
+        if result.all_cached
+        else "seconds since the fusion started"
+    )
     ratio = result.overhead_ratio
     title = f"Fusion timeline · {result.mode} · total {result.timings.total_s:.2f} s"
     if result.all_cached:
