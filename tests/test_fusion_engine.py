@@ -399,7 +399,7 @@ def test_vote_tie_without_judge_goes_to_the_earliest() -> None:
     ]
     r = fuse(Q, pool, mode="vote")
     assert r.judgment.tie_break == "earliest" and r.answer == "The answer is 7"
-    assert "no judge given" in r.judgment.rationale
+    assert "no judge was given" in r.judgment.rationale
 
 
 def test_vote_tie_goes_to_the_judge_when_given() -> None:
@@ -567,7 +567,7 @@ def test_bad_input_fails_before_any_model_is_called(kwargs: dict, needle: str) -
 
 
 def test_modes_are_listed() -> None:
-    assert MODES == ("best-of", "merge", "debate", "vote", "cascade")
+    assert MODES == ("best-of", "merge", "debate", "vote", "cascade", "vote-weighted", "usc")
     r = fuse(Q, pool3(), mode="majority")  # alias
     assert r.mode == "vote"
 

@@ -72,10 +72,12 @@ def first_only() -> Mode:
 
 
 def test_builtin_modes_are_registered_with_their_aliases() -> None:
-    assert [m.name for m in M.all_modes()] == ["best-of", "merge", "debate", "vote", "cascade"]
+    names = [m.name for m in M.all_modes()]
+    assert names == ["best-of", "merge", "debate", "vote", "cascade", "vote-weighted", "usc"]
     assert M.get_mode("Best_Of").name == "best-of"
     assert M.get_mode(" majority ").name == "vote"
-    assert M.DEFAULT_MODE == "best-of" and M.NEEDS_JUDGE == ("best-of", "merge", "debate")
+    assert M.DEFAULT_MODE == "best-of"
+    assert M.NEEDS_JUDGE == ("best-of", "merge", "debate", "usc")
     with pytest.raises(InvalidRequestError, match="unknown mode 'nope'; use one of best-of"):
         M.get_mode("nope")
 

@@ -44,6 +44,7 @@ async def _run_member(run: Run, m: Member) -> tuple[Candidate, BaseException | N
         end_s=r.end_s,
         cached=c.cached if c else False,
         finish_reason=c.finish_reason if c else None,
+        mean_logprob=c.mean_logprob if c else None,
     )
     return cand, r.exc
 

@@ -48,6 +48,8 @@ class Candidate:
         end_s: When its stage-1 call ended.
         cached: True when its stage-1 answer came from the response cache.
         finish_reason: ``"stop"``, ``"length"``, ... as the backend reported.
+        mean_logprob: The answer's mean token log-probability, when it was asked for
+            (vote modes) and the backend reported it; else None.
     """
 
     label: str
@@ -64,6 +66,7 @@ class Candidate:
     end_s: float = 0.0
     cached: bool = False
     finish_reason: str | None = None
+    mean_logprob: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -164,7 +167,8 @@ class Judgment:
         analysis: The structured analysis (merge mode).
         votes: Normalised answer -> count (vote mode, and vote fallbacks).
         answers: Label -> extracted answer (vote and debate).
-        tie_break: ``"judge"`` or ``"earliest"`` when a vote tie was broken, else None.
+        tie_break: ``"confidence"`` (the members' token log-probabilities), ``"judge"``
+            or ``"earliest"`` when a vote tie was broken, else None.
         note: Anything else the reader should know.
     """
 

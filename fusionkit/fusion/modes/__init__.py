@@ -12,7 +12,8 @@ from .best_of import BestOf
 from .cascade import Cascade
 from .debate import Debate
 from .merge import Merge
-from .vote import Vote
+from .usc import UniversalSelfConsistency
+from .vote import Vote, WeightedVote
 
 __all__ = [
     "DEFAULT_MODE",
@@ -48,7 +49,15 @@ def register(mode: Mode) -> Mode:
     return mode
 
 
-_BUILTIN = (BestOf(), Merge(), Debate(), Vote(), Cascade())
+_BUILTIN = (
+    BestOf(),
+    Merge(),
+    Debate(),
+    Vote(),
+    Cascade(),
+    WeightedVote(),
+    UniversalSelfConsistency(),
+)
 for _mode in _BUILTIN:
     register(_mode)
 

@@ -1,0 +1,57 @@
+"""``usc``: universal self-consistency (Chen et al. 2023): the judge picks the most
+consistent answer.
+
+Plain self-consistency (``vote``) needs answers that can be extracted and compared;
+USC asks the judge instead which response agrees most with the others, with a schema
+whose ``winner`` is an ``enum`` of the candidates' labels (a constraining backend can
+name nothing else). When every extracted answer already agrees the judge is not asked
+(the consistent answer is plain); an unreadable pick falls back to the majority vote.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from ..judging import consistency_verdict, fallback, judge_fields
+from ..labels import by_label
+from ..records import Candidate, Judgment
+from ..vote import extract_answer, majority
+from .base import Mode
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..state import Run
+
+__all__ = ["UniversalSelfConsistency"]
+
+
+class UniversalSelfConsistency(Mode):
+    """The judge names the response most consistent with the others."""
+
+    name: ClassVar[str] = "usc"
+    aliases: ClassVar[tuple[str, ...]] = ("universal-self-consistency",)
+    summary: ClassVar[str] = "the judge picks the answer most consistent with the others"
+    method: ClassVar[str] = "judge"
+
+    async def decide(self, run: Run, ok: list[Candidate]) -> tuple[str, Judgment]:
+        plan = run.plan
+        answers = {
+            c.label: extract_answer(c.text, kind=plan.extract, choices=plan.choices) for c in ok
+        }
+        tally = majority([answers[c.label] for c in ok])
+        base = {"votes": tally.counts, "answers": answers, **judge_fields(run)}
+        if tally.winner is not None and tally.voters == len(ok):
+            rep = next(c for c in ok if answers[c.label] == tally.winner)
+            return rep.text, Judgment(
+                method=self.method,
+                winner=rep.label,
+                rationale=f"Every extracted answer is {tally.winner!r}; the judge was not asked.",
+                **base,
+            )
+        fields, problem = await consistency_verdict(run, by_label(ok))
+        if fields is None:
+            return await fallback(
+                run, ok, f"consistency pick unusable: {problem}", base={"method": "fallback"}
+            )
+        winner = next(c for c in ok if c.label == fields["winner"])
+        fields["attempts"] = len(run.rec.judge_calls)
+        return winner.text, Judgment(method=self.method, **fields, **base)
