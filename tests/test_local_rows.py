@@ -213,6 +213,24 @@ def test_a_schema_row_returns_a_valid_object_and_leaves_its_neighbours_alone(
         assert row.parsed == json.loads(row.text)
 
 
+def test_a_schema_row_closes_its_string_before_its_budget_ends(byte_model: LocalModel) -> None:
+    from fusionkit.models.local.constrained import closing_reserve
+
+    long_note = {
+        "type": "object",
+        "properties": {"note": {"type": "string", "maxLength": 400}, "ok": {"type": "boolean"}},
+        "required": ["note", "ok"],
+        "additionalProperties": False,
+    }
+    assert closing_reserve(40) == 16 and closing_reserve(200) == 50 and closing_reserve(20) == 10
+    for seed in range(4):  # a random model writes on inside the string until pushed
+        c = byte_model.complete(
+            "the cat", schema=long_note, max_tokens=40, temperature=1.0, seed=seed
+        )
+        assert c.finish_reason == "stop" and c.usage.completion_tokens <= 40
+        assert set(c.parsed) == {"note", "ok"}
+
+
 def test_a_schema_the_engine_cannot_compile_decodes_unconstrained_and_is_still_validated(
     byte_model: LocalModel,
 ) -> None:

@@ -10,11 +10,17 @@ Choices, and why:
 
 * **llguidance** over xgrammar: both ship CPU wheels; llguidance is one abi3 wheel with no
   further dependencies (about 7.6 MB installed), builds its token table from the HF
-  tokenizer in well under a second and computes a mask in tens of microseconds. See
-  ``benchmarks/README.md`` for the measured numbers.
+  tokenizer in about a second (once per model) and computes a mask in tens of
+  microseconds. See ``benchmarks/README.md`` for the measured numbers.
 * **No free whitespace**: the JSON is written compactly (``", "`` and ``": "``
   separators, no other whitespace). A small model allowed free whitespace can spend its
   whole budget on newlines.
+* **Finishing within budget**: a 135M model can run on inside a string (a list of
+  numbers, a repeated phrase) until its token budget ends mid-object. In the last quarter
+  of its budget (:func:`closing_reserve`) a row's allowed tokens that close a string,
+  array or object get a large bonus, so the row closes what is open as soon as the
+  grammar allows; and a schema'd row that loops has the token that would repeat the loop
+  banned (:func:`~fusionkit.models.local.rows.loop_breaker_class`).
 * **Our own mask application**: llguidance's torch helper compiles a kernel with
   ``torch.compile`` (a C compiler and seconds of start-up on a CPU); unpacking the bitmask
   with two tensor ops costs microseconds for one row.
@@ -36,7 +42,12 @@ from typing import Any
 from ...errors import MissingDependencyError
 from .loading import INSTALL_LOCAL
 
-__all__ = ["GrammarBook", "constraint_processor_class", "import_llguidance"]
+__all__ = [
+    "GrammarBook",
+    "closing_reserve",
+    "constraint_processor_class",
+    "import_llguidance",
+]
 
 # Compact, readable separators; no other whitespace (see the module docstring).
 _JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
@@ -74,6 +85,7 @@ class GrammarBook:
         self._lock = threading.Lock()
         self._tokenizer: Any = None
         self._grammars: dict[str, str | None] = {}
+        self._closers: Any = None
 
     def _ll_tokenizer(self) -> Any:
         with self._lock:
@@ -118,6 +130,20 @@ class GrammarBook:
             self._grammars[key] = grammar
         return grammar
 
+    def closers(self) -> Any:
+        """A bool tensor over the vocabulary: the tokens that hold ``"``, ``]`` or ``}``."""
+        with self._lock:
+            if self._closers is None:
+                import torch
+
+                tok = self._hf_tokenizer
+                size = max(self.vocab_size, len(tok))
+                names = tok.convert_ids_to_tokens(list(range(len(tok))))
+                flags = [bool(n) and any(c in n for c in '"]}') for n in names]
+                self._closers = torch.zeros(size, dtype=torch.bool)
+                self._closers[: len(flags)] = torch.tensor(flags, dtype=torch.bool)
+            return self._closers
+
     def matcher(self, schema: Any) -> Any:
         """A fresh matcher (one per row) for ``schema``; None without a schema or grammar."""
         if schema is None:
@@ -126,6 +152,19 @@ class GrammarBook:
         if grammar is None:
             return None
         return import_llguidance().LLMatcher(self._ll_tokenizer(), grammar, log_level=0)
+
+
+# Large enough to beat any logit gap, finite so the grammar's -inf still wins.
+_CLOSING_BONUS = 1e4
+
+
+def closing_reserve(budget: int) -> int:
+    """How many tokens before its budget a schema'd row starts closing what is open.
+
+    A quarter of the budget, at least 16 tokens (a few fields after a closed string), at
+    most half of it.
+    """
+    return min(max(16, budget // 4), budget // 2)
 
 
 @functools.cache
@@ -141,15 +180,33 @@ def constraint_processor_class() -> type:
         end (end-of-sequence); a row whose matcher fell into an error state (it was cut by
         its token budget and then fed padding) is left alone: its answer ends there.
 
+        Closing pressure: in the last part of its budget (:func:`closing_reserve`), a row's
+        allowed tokens that close a string, array or object get a large bonus, so a small
+        model that runs on inside a string (a list of numbers, a repeated phrase) closes it
+        as soon as its grammar allows and still finishes a valid object within budget.
+
         Args:
             matchers: One llguidance matcher per row, or None for an unconstrained row.
             eos_id: The end-of-sequence id the grammar ends rows with.
+            budgets: Each row's ``max_tokens``.
+            prompt_len: The padded prompt width (generated ids start there).
+            closers: A bool tensor over the vocabulary: tokens holding ``"``, ``]`` or ``}``.
         """
 
-        def __init__(self, matchers: Sequence[Any], eos_id: int) -> None:
+        def __init__(
+            self,
+            matchers: Sequence[Any],
+            eos_id: int,
+            budgets: Sequence[int] | None = None,
+            prompt_len: int = 0,
+            closers: Any = None,
+        ) -> None:
             self.matchers = list(matchers)
             self.rows = [i for i, m in enumerate(self.matchers) if m is not None]
             self.eos_id = eos_id
+            self.budgets = list(budgets) if budgets is not None else None
+            self.prompt_len = prompt_len
+            self.closers = closers
             self.started = False
             self.live = [m is not None for m in self.matchers]
             self._bits = torch.arange(32, dtype=torch.int32)
@@ -177,14 +234,26 @@ def constraint_processor_class() -> type:
                 packed[k, n:] = 0
             allowed = ((packed.unsqueeze(-1) >> self._bits) & 1).bool().reshape(len(live), -1)
             allowed = allowed[:, : scores.shape[1]].to(scores.device)
+            step = input_ids.shape[1] - self.prompt_len
             # In place: generate() hands over a fresh float copy of the logits each step.
             for k, i in enumerate(live):
                 if bool(allowed[k].any()):
                     scores[i].masked_fill_(~allowed[k], float("-inf"))
+                    if self._closing(i, step):
+                        width = min(scores.shape[1], self.closers.shape[0])
+                        push = self.closers[:width].to(scores.device) & allowed[k, :width]
+                        if bool(push.any()):
+                            scores[i, :width] += push.to(scores.dtype) * _CLOSING_BONUS
                 else:  # a matcher in error allows nothing: end the row
                     scores[i].fill_(float("-inf"))
                     scores[i, self.eos_id] = 0.0
             return scores
+
+        def _closing(self, row: int, step: int) -> bool:
+            if self.budgets is None or self.closers is None:
+                return False
+            budget = self.budgets[row]
+            return step >= budget - closing_reserve(budget)
 
         def complete(self, row: int) -> bool:
             """Whether row ``row``'s grammar accepted a complete object."""

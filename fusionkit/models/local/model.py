@@ -323,7 +323,13 @@ class LocalModel(Model):
         matchers = [self._grammars.matcher(j.request.schema) for j in jobs]
         mask = None
         if any(m is not None for m in matchers):
-            mask = constraint_processor_class()(matchers, self._grammars.eos_ids[0])
+            mask = constraint_processor_class()(
+                matchers,
+                self._grammars.eos_ids[0],
+                budgets=[j.request.max_tokens for j in jobs],
+                prompt_len=prompt_len,
+                closers=self._grammars.closers(),
+            )
             guarded = [i for i, m in enumerate(matchers) if m is not None]
             processors += [mask, loop_breaker_class()(guarded, prompt_len)]
         policies = [RowPolicy.of(j.request, self._top_k) for j in jobs]
