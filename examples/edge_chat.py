@@ -45,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
         ]
         reply = model.complete(chat, max_tokens=args.max_tokens)
         print(f"\nyou: {args.prompt}\n{model.name}: {reply.text}")
+        cost = "unknown" if reply.cost_usd is None else f"${reply.cost_usd:.4f}"
         print(
             f"[{reply.usage.prompt_tokens} -> {reply.usage.completion_tokens} tokens, "
-            f"{reply.latency_s:.2f} s, cost ${reply.cost_usd}]"
+            f"{reply.latency_s:.2f} s, cost {cost}]"
         )
 
         chat += [
@@ -55,12 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             {"role": "user", "content": "Say that again in five words."},
         ]
         print(f"\nyou: Say that again in five words.\n{model.name}: ", end="", flush=True)
-        final = None
-        for chunk in model.stream(chat, max_tokens=args.max_tokens):
-            if isinstance(chunk, str):
-                print(chunk, end="", flush=True)
-            else:
-                final = chunk  # the last item is the Completion, with its accounting
+        stream = model.stream(chat, max_tokens=args.max_tokens)
+        for chunk in stream:  # text only
+            print(chunk, end="", flush=True)
+        final = stream.completion  # the final Completion, with its accounting
         if final is not None:
             ttft = "n/a" if final.ttft_s is None else f"{final.ttft_s:.2f} s"
             print(f"\n[streamed: first token after {ttft}, done after {final.latency_s:.2f} s]")
