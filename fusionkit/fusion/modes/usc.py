@@ -39,12 +39,12 @@ class UniversalSelfConsistency(Mode):
         }
         tally = majority([answers[c.label] for c in ok])
         base = {"votes": tally.counts, "answers": answers, **judge_fields(run)}
-        if tally.winner is not None and tally.voters == len(ok):
+        if len(tally.counts) == 1 and tally.voters == len(ok):
             rep = next(c for c in ok if answers[c.label] == tally.winner)
             return rep.text, Judgment(
                 method=self.method,
                 winner=rep.label,
-                rationale=f"Every extracted answer is {tally.winner!r}; the judge was not asked.",
+                rationale=f"Every extracted answer is {tally.top[0]!r}; the judge was not asked.",
                 **base,
             )
         fields, problem = await consistency_verdict(run, by_label(ok))
