@@ -553,6 +553,7 @@ def test_a_looping_take_is_cut_where_it_repeats() -> None:
         ("Good good good good good good good good.", "too short"),
         ("Runs offline on a CPU and more.", None),
         ("Runs offline on a CPU.", "repeats the prompt's words"),
+        ("Good, then a score from 0 (worthless) to 100, then more.", "repeats the prompt's words"),
         ("1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12.", "no take"),
         ("Floatorsim-135M 1 (2) 3 (4) 5 (6) high 7 low 8 miles 9.", "mostly numbers"),
     ],

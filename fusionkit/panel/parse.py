@@ -338,7 +338,11 @@ def _shares_run(ours: Sequence[str], theirs: Sequence[str], n: int) -> bool:
 
 
 def take_problem(
-    take: str, *, shown: Sequence[str] = (), examples: Sequence[str] = ()
+    take: str,
+    *,
+    shown: Sequence[str] = (),
+    examples: Sequence[str] = (),
+    instructions: Sequence[str] = (),
 ) -> str | None:
     """Say why a take is not a reason, or None when it is one.
 
@@ -347,6 +351,8 @@ def take_problem(
         shown: Texts the model was shown (its prompt, the subject): a take that only
             hands a stretch of them back is not a judgement.
         examples: Takes shown to the model as examples: a copy is not its own view.
+        instructions: The prompt's instructions: a take quoting six consecutive words of
+            them is reciting the prompt, not judging.
 
     Returns:
         A short problem in plain words (shown to the model on a re-ask), or None.
@@ -367,7 +373,9 @@ def take_problem(
         ratio = difflib.SequenceMatcher(None, flat, " ".join(theirs)).ratio()
         if ratio >= 0.8 or _shares_run(words, theirs, _COPY_RUN):
             return "the take copies the example instead of judging this tool"
-    if any(flat in " ".join(_words(text)) for text in shown):
+    if any(flat in " ".join(_words(text)) for text in shown) or any(
+        _shares_run(words, _words(text), _COPY_RUN) for text in instructions
+    ):
         return "the take repeats the prompt's words instead of judging the tool"
     return None
 

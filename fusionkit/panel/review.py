@@ -328,7 +328,8 @@ def _problems(
 ) -> tuple[str, ...]:
     """Everything that keeps a read reply from being a view, in words for the re-ask."""
     prompt = [m.content for m in shown if m.role != "assistant"]
-    take = take_problem(read.take, shown=prompt, examples=examples)
+    system = [m.content for m in shown if m.role == "system"]
+    take = take_problem(read.take, shown=prompt, examples=examples, instructions=system)
     return (*read.problems, *((take,) if take else ()))
 
 
