@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from fusion_helpers import blocks, picks
@@ -179,3 +180,25 @@ def test_labels_are_letters_and_never_collide() -> None:
 
     many = [_label(i) for i in range(20000)]
     assert len(set(many)) == 20000 and _label(701) == "ZZ" and _label(702) == "AAA"
+
+
+# -- the real embedded model ------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_debate_and_usc_on_the_embedded_model(
+    edge_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUSIONKIT_HOME", str(edge_home))
+    from fusionkit.models.local.embedded import edge_model
+
+    edge = edge_model(device="cpu", progress=False)
+    q = "What is 12 + 7? Answer with just the number."
+    r = fuse(q, [edge, edge, edge], judge=edge, mode="debate", rounds=2, max_tokens=24)
+    assert not DELIMITERS.search(r.answer)
+    assert all(not DELIMITERS.search(c.text) for c in r.candidates)
+    for m in r.rounds[1:]:  # what members saw in later rounds carried no tags either
+        assert all(not DELIMITERS.search(t.text) for t in m.turns)
+    u = fuse(q, [edge, edge, edge], judge=edge, mode="usc", max_tokens=24)
+    # the 135M judge under the schema names a real label, or the fallback says why
+    assert u.winner is not None and (u.judgment.fallback or u.winner.label in u.label_map)
