@@ -216,6 +216,9 @@ class Schema:
     def of(cls, value: SchemaLike, *, name: str | None = None) -> Schema:
         """Make a Schema from a JSON Schema dict, a pydantic model class or a Schema.
 
+        ``json`` keeps the caller's property order (a grammar generates properties in that
+        order, so put reasons before scores); ``key`` is canonical (sorted) for the cache.
+
         Raises:
             InvalidRequestError: Not a schema, or an invalid JSON Schema.
         """
@@ -237,12 +240,15 @@ class Schema:
         try:
             jsonschema.Draft202012Validator.check_schema(raw)
             key = json.dumps(raw, sort_keys=True, ensure_ascii=False, allow_nan=False)
+            # A copy in the caller's key order: property order is generation order for a
+            # grammar (reason before score before verdict), so only the cache key is sorted.
+            ordered = json.loads(json.dumps(raw, ensure_ascii=False, allow_nan=False))
         except (jsonschema.SchemaError, TypeError, ValueError) as exc:
             msg = getattr(exc, "message", str(exc))
             raise InvalidRequestError(f"schema is not a valid JSON Schema: {msg}") from None
         title = name or (raw.get("title") if isinstance(raw.get("title"), str) else None)
         clean = _NAME_RE.sub("_", title or "response").strip("_")[:64] or "response"
-        return cls(name=clean, json=json.loads(key), key=key)
+        return cls(name=clean, json=ordered, key=key)
 
     def problem(self, obj: Any) -> str | None:
         """What is wrong with ``obj`` against this schema (None when it is valid)."""

@@ -172,3 +172,12 @@ def test_logprobs_are_asked_for_and_reported() -> None:
     with pytest.raises(fk.InvalidRequestError, match="logprobs"):
         m.complete("q", logprobs="yes")
     assert build_request("q", logprobs=True).params()["logprobs"] is True
+
+
+def test_schema_keeps_the_callers_property_order() -> None:
+    s = Schema.of(REVIEW)
+    assert list(s.json["properties"]) == ["reason", "score", "verdict"]
+    flipped = {**REVIEW, "properties": dict(reversed(list(REVIEW["properties"].items())))}
+    t = Schema.of(flipped)
+    assert list(t.json["properties"]) == ["verdict", "score", "reason"]
+    assert t.key == s.key  # same schema, same cache key
