@@ -60,6 +60,8 @@ _LAZY: dict[str, str] = {
     "share": "fusionkit.widgets._static",
     "session_voter": "fusionkit.widgets.voting",
     "extract_answer": "fusionkit.fusion.vote",
+    "locate_answer": "fusionkit.fusion.extract",
+    "load_quality_items": "fusionkit.tasks",
     # tasks and evaluation
     "Task": "fusionkit.tasks",
     "make_tasks": "fusionkit.tasks",
@@ -116,6 +118,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     )
     from .fusion.engine import MODES, afuse, fuse
     from .fusion.events import FusionEvent
+    from .fusion.extract import locate_answer
     from .fusion.many import afuse_many, fuse_many
     from .fusion.result import Candidate, FusionResult, Judgment
     from .fusion.vote import extract_answer
@@ -129,7 +132,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .panel.types import PanelResult, Persona, Review, ToolCard
     from .render.rating_plots import plot_ratings
     from .render.report import Report
-    from .tasks import Task, grade, make_tasks
+    from .tasks import Task, grade, load_quality_items, make_tasks
     from .votes.ratings import ratings, win_rate_matrix
     from .votes.store import VoteStore
     from .widgets._static import share
