@@ -25,7 +25,6 @@ provider's own text (with any secret scrubbed out).
     │   └── ResponseFormatError       a body that is not the expected JSON / stream
     │       └── StructuredOutputError a reply that does not satisfy the requested schema
     ├── FusionError                   every pool member failed; .failures lists each cause
-    ├── JudgeError                    the judge could not be used at all
     └── StoreError                    a SQLite store (votes, cache) cannot be used
         └── CorruptStoreError         the file is damaged or is not the expected store
 """
@@ -33,6 +32,7 @@ provider's own text (with any secret scrubbed out).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "APIStatusError",
@@ -43,7 +43,6 @@ __all__ = [
     "FusionError",
     "FusionkitError",
     "InvalidRequestError",
-    "JudgeError",
     "MissingDependencyError",
     "ModelConnectionError",
     "ModelError",
@@ -178,6 +177,8 @@ class StructuredOutputError(ResponseFormatError):
     Attributes:
         reply: The model's reply text, as received.
         problem: What is wrong with it (the first schema violation, or no JSON at all).
+        completion: The whole :class:`~fusionkit.types.Completion` of the failed reply
+            (usage, latency, cost — it was paid for), when the model layer has it.
     """
 
     def __init__(
@@ -191,6 +192,7 @@ class StructuredOutputError(ResponseFormatError):
         super().__init__(message, model=model)
         self.reply = reply
         self.problem = problem
+        self.completion: Any = None
 
 
 class FusionError(FusionkitError):
@@ -199,10 +201,6 @@ class FusionError(FusionkitError):
     def __init__(self, message: str, *, failures: Mapping[str, BaseException] | None = None):
         super().__init__(message)
         self.failures: dict[str, BaseException] = dict(failures or {})
-
-
-class JudgeError(FusionkitError):
-    """The judge could not be used at all (it failed, not merely answered badly)."""
 
 
 class StoreError(FusionkitError):

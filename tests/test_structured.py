@@ -107,6 +107,7 @@ def test_model_validates_schema_answers_at_the_boundary() -> None:
     with pytest.raises(StructuredOutputError, match="no JSON object") as info:
         m.complete("review it", schema=REVIEW)
     assert info.value.model == "judge"
+    assert info.value.completion is not None and info.value.completion.usage.completion_tokens
     with pytest.raises(StructuredOutputError, match="required"):
         m.complete("review it", schema=REVIEW)
 

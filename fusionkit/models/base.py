@@ -152,6 +152,7 @@ class Model(abc.ABC):
                 parsed = request.schema.parse(completion.text)
         except StructuredOutputError as exc:
             exc.model = self.name
+            exc.completion = completion  # the reply was paid for: keep its accounting
             raise
         return dataclasses.replace(completion, parsed=parsed)
 
