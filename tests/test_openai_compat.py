@@ -7,6 +7,7 @@ for real to show that Retry-After is honoured.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import pickle
@@ -45,9 +46,9 @@ from fusionkit.testing import FakeOpenAIServer, Fault
 from fusionkit.types import Completion
 
 TEST_KEY = "sk-or-v1-" + "0123456789abcdef" * 4
-openrouter = PRESETS["openrouter"].build
-openai = PRESETS["openai"].build
-ollama = PRESETS["ollama"].build
+openrouter = functools.partial(OpenAICompatModel.from_preset, PRESETS["openrouter"])
+openai = functools.partial(OpenAICompatModel.from_preset, PRESETS["openai"])
+ollama = functools.partial(OpenAICompatModel.from_preset, PRESETS["ollama"])
 
 
 class Sleeps:

@@ -86,7 +86,9 @@ def model(spec: str | Model, **kwargs: object) -> Model:
         base_url, sep, name = spec.partition("#")
         if not sep or not name:
             raise _bad(spec, "an OpenAI-compatible URL needs the model name after '#'")
-        return URL_PRESET.build(name, base_url=base_url, **kwargs)
+        from .openai.model import OpenAICompatModel
+
+        return OpenAICompatModel.from_preset(URL_PRESET, name, base_url=base_url, **kwargs)
     prefix, sep, rest = spec.partition(":")
     if not sep or not rest:
         raise _bad(spec, "expected 'provider:name'")
@@ -96,7 +98,9 @@ def model(spec: str | Model, **kwargs: object) -> Model:
         return FakeModel(rest, **kwargs)  # type: ignore[arg-type]
     preset = PRESETS.get(prefix)
     if preset is not None:
-        return preset.build(rest, **kwargs)
+        from .openai.model import OpenAICompatModel
+
+        return OpenAICompatModel.from_preset(preset, rest, **kwargs)
     if prefix == "local":
         path, _, query = rest.partition("?")
         options = {k: v[-1] for k, v in parse_qs(query).items()}

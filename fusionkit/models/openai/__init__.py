@@ -9,7 +9,7 @@
 * :mod:`.clients`, :mod:`.args` — per-loop httpx clients; constructor checks.
 
 Build a model with ``fk.model("openrouter:vendor/model")`` or
-``PRESETS["openrouter"].build("vendor/model")``.
+``OpenAICompatModel.from_preset(PRESETS["openrouter"], "vendor/model")``.
 """
 
 from __future__ import annotations

@@ -114,6 +114,27 @@ class OpenAICompatModel(Model):
 
     kind = "openai-compatible"
 
+    @classmethod
+    def from_preset(cls, preset: Preset, model: str, **kwargs: Any) -> OpenAICompatModel:
+        """A model for ``model`` on the server kind ``preset`` describes.
+
+        Args:
+            preset: A row of :data:`~fusionkit.models.openai.presets.PRESETS` (or
+                ``URL_PRESET`` for a plain URL).
+            model: The model id the server knows.
+            **kwargs: As for the constructor (``base_url=`` overrides the preset's;
+                ``headers=`` and ``extra_body=`` are merged over its own).
+
+        Returns:
+            The model.
+
+        Raises:
+            ConfigurationError: The preset needs a key and none is set.
+            InvalidRequestError: A bad argument (it is named).
+        """
+        base_url = preset.resolve_base_url(kwargs.pop("base_url", None))
+        return cls(model, base_url=base_url, preset=preset, **kwargs)
+
     def __init__(
         self,
         model: str,

@@ -7,7 +7,9 @@ wants, how its calls are priced, and the advice its errors carry. :data:`PRESETS
 only list of them; :mod:`fusionkit.models.specs` builds its parsing, its "accepted forms"
 error and its docs table from it.
 
-This module imports nothing heavy (no httpx): resolving a spec reads it cheaply.
+This module imports nothing heavy (no httpx): resolving a spec reads it cheaply. It is
+upstream of the model class (which reads a row), so building a model from a row is
+:meth:`OpenAICompatModel.from_preset <fusionkit.models.openai.model.OpenAICompatModel.from_preset>`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .model import OpenAICompatModel
 
 __all__ = ["PRESETS", "URL_PRESET", "Preset", "normalize_base_url"]
 
@@ -84,23 +83,6 @@ class Preset:
             return self.base_url
         # OLLAMA_HOST=0.0.0.0 (how Ollama is told to listen everywhere) means its port.
         return normalize_base_url(env, default_port=urlsplit(self.base_url).port)
-
-    def build(self, model: str, **kwargs: Any) -> OpenAICompatModel:
-        """An :class:`~fusionkit.models.openai.model.OpenAICompatModel` for ``model``.
-
-        Args:
-            model: The model id the server knows.
-            **kwargs: As for ``OpenAICompatModel`` (``base_url=`` overrides the
-                preset's; ``headers=`` and ``extra_body=`` are merged over its own).
-
-        Raises:
-            ConfigurationError: The preset needs a key and none is set.
-            InvalidRequestError: A bad argument (it is named).
-        """
-        from .model import OpenAICompatModel
-
-        base_url = self.resolve_base_url(kwargs.pop("base_url", None))
-        return OpenAICompatModel(model, base_url=base_url, preset=self, **kwargs)
 
 
 def normalize_base_url(url: str, *, default_port: int | None = None) -> str:
