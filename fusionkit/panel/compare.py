@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._sync import run_sync
+from .._sync import sync_twin
 from ..errors import InvalidRequestError
 from .evidence import Evidence, evidence_section
 from .progress import PanelProgress, ProgressLike, check_progress
@@ -456,15 +456,4 @@ def _check_evidence(evidence: object) -> Evidence | None:
     )
 
 
-def compare(
-    a: ToolCard,
-    b: ToolCard,
-    panel: Panel | None = None,
-    votes: VoteSource | None = None,
-    *,
-    title: str | None = None,
-    progress: ProgressLike = True,
-    evidence: Evidence | None = None,
-) -> Decision:
-    """Sync twin of :func:`acompare`; works inside Jupyter's running loop."""
-    return run_sync(acompare(a, b, panel, votes, title=title, progress=progress, evidence=evidence))
+compare = sync_twin(acompare)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from .._sync import run_sync
+from .._sync import sync_twin
 from ..errors import InvalidRequestError, StructuredOutputError
 from ..types import Message, build_request
 from .parse import (
@@ -209,11 +209,7 @@ class Panel:
         finally:
             tracker.close()
 
-    def review(
-        self, subject: Subject, *, name: str | None = None, progress: ProgressLike = True
-    ) -> PanelResult:
-        """Sync twin of :meth:`areview`; works inside Jupyter's running loop."""
-        return run_sync(self.areview(subject, name=name, progress=progress))
+    review = sync_twin(areview)
 
     async def _areview(
         self, subject_name: str, kind: str, text: str, tracker: PanelProgress
