@@ -37,28 +37,25 @@ candidates (labels ``edge``, ``edge-s1``, ...) and the self-check is a judge cal
 ``record_both=True`` runs the pool on every prompt and still answers as the cascade
 would: one run then records each item's signal and both paths' outcomes, which is what
 :func:`fusionkit.fusion.calibrate.calibrate` sweeps thresholds over.
+
+This module is the mode's flow (collect, then decide, then describe); the signals live in
+:mod:`.cascade_signals`, the option checks in :mod:`.cascade_options` and the records in
+:mod:`.cascade_records`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...errors import FusionError, InvalidRequestError, describe_error
-from ...models.base import Model
-from ...types import Message, Usage
-from ..calls import timed_call
+from ...types import Usage
 from ..events import FusionEvent
-from ..judging import judge_call
 from ..records import Candidate, Judgment
 from ..state import Run
-from ..vote import extract_answer
 from .base import Collected, Mode
-from .best_of import BestOf
+from .cascade_options import ESCALATIONS, SAMPLE_TEMPERATURE, check_cascade_options
 from .cascade_records import (
     DEFAULT_THRESHOLDS,
     SELF_CHECK_SCHEMA,
@@ -68,15 +65,22 @@ from .cascade_records import (
     SignalReading,
     cascade_of,
 )
-from .debate import Debate
-from .merge import Merge
-from .vote import Vote
+from .cascade_signals import (
+    EDGE_LABEL,
+    EDGE_SEED_OFFSET,
+    decide_signals,
+    edge_call,
+    extract,
+    read_signals,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..result import FusionResult
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
+    "EDGE_LABEL",
+    "SAMPLE_TEMPERATURE",
     "SIGNALS",
     "SELF_CHECK_SCHEMA",
     "Cascade",
@@ -85,110 +89,6 @@ __all__ = [
     "SignalReading",
     "cascade_of",
 ]
-
-#: The edge model's candidate label (its samples are ``edge-s1``, ``edge-s2``, ...).
-EDGE_LABEL = "edge"
-SAMPLE_TEMPERATURE = 0.7
-#: Seeds of the edge calls sit this far from the pool members' (seed + i) so that a
-#: Self-MoA pool of the edge model never replays an edge sample from the cache.
-_EDGE_SEED_OFFSET = 10_007
-
-# Built here rather than read from the registry: the registry imports this module.
-_ESCALATIONS: Mapping[str, Mode] = {m.name: m for m in (BestOf(), Vote(), Merge(), Debate())} | {
-    "majority": Vote(),
-    "best_of": BestOf(),
-    "bestof": BestOf(),
-}
-
-
-# -- options ----------------------------------------------------------------------------------
-
-
-def _edge_model(value: object) -> Model:
-    if isinstance(value, Model):
-        return value
-    if isinstance(value, str):
-        from ...models.specs import model as resolve
-
-        return resolve(value)
-    raise InvalidRequestError(
-        "mode 'cascade' needs mode_options={'edge': <a Model or spec such as 'edge'>}: the "
-        f"model that answers first; got {type(value).__name__}."
-    )
-
-
-def _signal_names(value: object) -> tuple[str, ...]:
-    names = (value,) if isinstance(value, str) else value
-    if not isinstance(names, Sequence) or not names:
-        raise InvalidRequestError(
-            f"cascade signals must be 'auto', one of {', '.join(SIGNALS)} or a list of "
-            f"them; got {value!r}."
-        )
-    out = []
-    for n in names:
-        key = str(n).strip().lower().replace("-", "_") if isinstance(n, str) else n
-        if key == "self_check":
-            key = "selfcheck"
-        if key != "auto" and key not in SIGNALS:
-            raise InvalidRequestError(
-                f"unknown cascade signal {n!r}; use 'auto' or {', '.join(SIGNALS)}."
-            )
-        if key not in out:
-            out.append(key)
-    if "auto" in out and len(out) > 1:
-        raise InvalidRequestError("cascade signal 'auto' cannot be combined with others.")
-    return tuple(out)
-
-
-def _number(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise InvalidRequestError(f"{what} must be a number, got {value!r}.")
-    return float(value)
-
-
-def _thresholds(value: object, signals: tuple[str, ...]) -> dict[str, float]:
-    out = dict(DEFAULT_THRESHOLDS)
-    if value is None:
-        return out
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            (name,) = _signal_names(k)
-            if name == "auto":
-                raise InvalidRequestError("give thresholds per signal name, not for 'auto'.")
-            out[name] = _number(v, f"threshold of {name!r}")
-        return out
-    if signals == ("auto",):
-        raise InvalidRequestError(
-            "with signals='auto' give thresholds as a mapping "
-            "({'logprob': -0.3, 'agreement': 0.67}): 'auto' may use either signal."
-        )
-    if len(signals) != 1:
-        raise InvalidRequestError(
-            "several signals take a mapping of thresholds, e.g. "
-            "{'agreement': 0.67, 'selfcheck': 0.7}."
-        )
-    out[signals[0]] = _number(value, "threshold")
-    return out
-
-
-def _choose_escalation(value: object) -> Mode | str:
-    if isinstance(value, Mode):
-        if isinstance(value, Cascade):
-            raise InvalidRequestError("a cascade cannot escalate to another cascade.")
-        return value
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key == "auto":
-            return "auto"
-        if key in _ESCALATIONS:
-            return _ESCALATIONS[key]
-    raise InvalidRequestError(
-        f"cascade escalate_to must be 'auto', one of {', '.join(m for m in _ESCALATIONS)} "
-        f"or a Mode; got {value!r}."
-    )
-
-
-# -- the mode ---------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -204,13 +104,6 @@ class _Pending:
     edge_s: float
     escalation_start: float
     escalation_error: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class _EdgeCall:
-    candidate: Candidate
-    logprobs: tuple[float, ...] | None
-    exc: BaseException | None
 
 
 class Cascade(Mode):
@@ -243,52 +136,14 @@ class Cascade(Mode):
         self._pending: dict[int, _Pending] = {}
 
     def check_options(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
-        opts = dict(super().check_options(options))
-        signals = _signal_names(opts.get("signals", "auto"))
-        combine = opts.get("combine", "all")
-        if combine not in ("all", "any"):
-            raise InvalidRequestError(f"cascade combine must be 'all' or 'any', got {combine!r}.")
-        samples = opts.get("samples", 3)
-        if isinstance(samples, bool) or not isinstance(samples, int) or not 1 <= samples <= 32:
-            raise InvalidRequestError(f"cascade samples must be an integer 1-32, got {samples!r}.")
-        temp = _number(opts.get("sample_temperature", SAMPLE_TEMPERATURE), "sample_temperature")
-        if not 0 < temp <= 2:
-            raise InvalidRequestError(f"sample_temperature must be in (0, 2], got {temp}.")
-        unavailable = opts.get("on_unavailable", "fallback")
-        if unavailable not in ("fallback", "escalate"):
-            raise InvalidRequestError(
-                f"cascade on_unavailable must be 'fallback' or 'escalate', got {unavailable!r}."
-            )
-        max_tokens = opts.get("edge_max_tokens")
-        if max_tokens is not None and (
-            isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
-        ):
-            raise InvalidRequestError(
-                f"edge_max_tokens must be a positive integer, not {max_tokens!r}."
-            )
-        timeout = opts.get("edge_timeout")
-        if timeout is not None and not _number(timeout, "edge_timeout") > 0:
-            raise InvalidRequestError(f"edge_timeout must be > 0, got {timeout!r}.")
-        return {
-            "edge": None if opts.get("edge") is None else _edge_model(opts["edge"]),
-            "signals": signals,
-            "thresholds": _thresholds(opts.get("thresholds"), signals),
-            "combine": combine,
-            "samples": samples,
-            "sample_temperature": temp,
-            "escalate_to": _choose_escalation(opts.get("escalate_to", "auto")),
-            "on_unavailable": unavailable,
-            "record_both": bool(opts.get("record_both", False)),
-            "edge_max_tokens": max_tokens,
-            "edge_timeout": None if timeout is None else float(timeout),
-        }
+        return check_cascade_options(super().check_options(options), Cascade)
 
     # -- collecting ---------------------------------------------------------------------------
 
     def _escalation(self, run: Run) -> Mode:
         chosen = run.plan.options["escalate_to"]
         if chosen == "auto":
-            return _ESCALATIONS["best-of" if run.plan.judge is not None else "vote"]
+            return ESCALATIONS["best-of" if run.plan.judge is not None else "vote"]
         if chosen.needs_judge and run.plan.judge is None:
             raise InvalidRequestError(
                 f"the cascade escalates to {chosen.name!r}, which needs a judge: pass "
@@ -296,164 +151,24 @@ class Cascade(Mode):
             )
         return chosen
 
-    async def _edge_call(self, run: Run, label: str, **changes: Any) -> _EdgeCall:
-        plan, opts = run.plan, run.plan.options
-        edge = _the_edge(run)
-        base = plan.members[0].request
-        request = dataclasses.replace(
-            base, max_tokens=opts["edge_max_tokens"] or base.max_tokens, **changes
-        )
-        r = await timed_call(
-            run.rec,
-            edge,
-            request,
-            timeout=opts["edge_timeout"],
-            cache=plan.cache,
-            stage="edge",
-            label=label,
-        )
-        c = r.completion
-        cand = Candidate(
-            label=label,
-            model=edge.name,
-            index=-1,
-            text=c.text if c else "",
-            usage=c.usage if c else Usage(),
-            latency_s=r.latency_s,
-            cost_usd=r.cost_usd,
-            error=r.error,
-            seed=request.seed,
-            temperature=request.temperature,
-            start_s=r.start_s,
-            end_s=r.end_s,
-            cached=c.cached if c else False,
-            finish_reason=c.finish_reason if c else None,
-        )
-        return _EdgeCall(cand, c.logprobs if c is not None else None, r.exc)
-
-    async def _samples(self, run: Run) -> list[Candidate]:
-        opts = run.plan.options
-        seed = run.plan.seed + _EDGE_SEED_OFFSET
-        calls = await asyncio.gather(
-            *(
-                self._edge_call(
-                    run,
-                    f"{EDGE_LABEL}-s{i}",
-                    temperature=opts["sample_temperature"],
-                    seed=seed + i,
-                )
-                for i in range(1, opts["samples"] + 1)
-            )
-        )
-        return [c.candidate for c in calls]
-
-    def _extract(self, run: Run, text: str) -> str | None:
-        p = run.plan
-        return extract_answer(text, kind=p.extract, choices=p.choices, question=p.prompt)
-
-    def _agreement(self, run: Run, greedy: Candidate, samples: list[Candidate]) -> SignalReading:
-        threshold = run.plan.options["thresholds"]["agreement"]
-        mine = self._extract(run, greedy.text)
-        if mine is None:
-            return SignalReading("agreement", 0.0, threshold, "no answer in the edge reply")
-        same = sum(1 for s in samples if s.ok and self._extract(run, s.text) == mine)
-        note = f"{same} of {len(samples)} samples gave {mine!r}"
-        return SignalReading("agreement", same / len(samples), threshold, note)
-
-    def _logprob(self, run: Run, name: str, greedy: _EdgeCall) -> SignalReading:
-        threshold = run.plan.options["thresholds"][name]
-        lps = greedy.logprobs
-        if not lps:
-            why = f"{greedy.candidate.model} reported no token log-probabilities"
-            return SignalReading(name, None, threshold, why)
-        value = sum(lps) / len(lps) if name == "logprob" else min(lps)
-        return SignalReading(name, value, threshold, f"over {len(lps)} tokens")
-
-    async def _selfcheck(self, run: Run, greedy: Candidate) -> SignalReading:
-        threshold = run.plan.options["thresholds"]["selfcheck"]
-        edge = _the_edge(run)
-        checker = Run(dataclasses.replace(run.plan, judge=edge), run.rec)
-        messages = [
-            Message(
-                "user",
-                "Question:\n"
-                f"{run.plan.prompt}\n\nProposed answer:\n{greedy.text}\n\n"
-                "How sure are you that the proposed answer is correct? Reply with JSON "
-                'like {"confidence": 7}, from 0 (surely wrong) to 10 (surely right).',
-            )
-        ]
-        call, reply = await judge_call(
-            checker, "self-check", messages, schema=SELF_CHECK_SCHEMA, max_tokens=16
-        )
-        if call.error is not None:
-            return SignalReading(
-                "selfcheck", None, threshold, f"the self-check failed: {call.error}"
-            )
-        value = _read_confidence(reply.parsed, reply.text)
-        if value is None:
-            return SignalReading("selfcheck", None, threshold, "the self-check was unreadable")
-        return SignalReading("selfcheck", value / 10, threshold, f"rated {value}/10")
-
-    async def _read_signals(
-        self, run: Run, call: _EdgeCall
-    ) -> tuple[list[Candidate], list[SignalReading]]:
-        greedy = call.candidate
-        opts = run.plan.options
-        wanted = list(opts["signals"])
-        if wanted == ["auto"]:
-            wanted = ["logprob"]
-        samples: list[Candidate] = []
-        readings: list[SignalReading] = []
-        if "agreement" in wanted:
-            samples = await self._samples(run)
-        for name in wanted:
-            if name == "agreement":
-                readings.append(self._agreement(run, greedy, samples))
-            elif name in ("logprob", "min_logprob"):
-                readings.append(self._logprob(run, name, call))
-            else:
-                readings.append(await self._selfcheck(run, greedy))
-        missing = [r for r in readings if not r.available]
-        if missing and opts["on_unavailable"] == "fallback" and "agreement" not in wanted:
-            samples = await self._samples(run)
-            fb = self._agreement(run, greedy, samples)
-            note = f"fallback for {', '.join(r.name for r in missing)}; {fb.note}"
-            readings.append(dataclasses.replace(fb, note=note))
-        return samples, readings
-
-    def _decide_signals(self, run: Run, readings: list[SignalReading]) -> tuple[bool, str]:
-        """``(escalate, reason)`` from the readings."""
-        said = [r for r in readings if r.available]
-        words = "; ".join(r.describe() for r in readings)
-        if not said:
-            return True, f"no confidence signal was available ({words}): escalated"
-        missing = [r for r in readings if not r.available]
-        if missing and run.plan.options["on_unavailable"] == "escalate":
-            return True, f"{words}: a signal was unavailable, so escalated"
-        votes = [bool(r.confident) for r in said]
-        rule = all if run.plan.options["combine"] == "all" else any
-        if rule(votes):
-            return False, f"edge confident ({words})"
-        return True, f"edge unsure ({words})"
-
     async def collect(self, run: Run) -> Collected:
         escalation = self._escalation(run)  # before any call: a missing judge fails first
         rec = run.rec
         t0 = rec.now()
         await rec.emit("stage_start", stage="edge")
         want_lp = any(s in ("auto", "logprob", "min_logprob") for s in run.plan.options["signals"])
-        call = await self._edge_call(
+        call = await edge_call(
             run,
             EDGE_LABEL,
             temperature=0.0,
-            seed=run.plan.seed + _EDGE_SEED_OFFSET,
+            seed=run.plan.seed + EDGE_SEED_OFFSET,
             logprobs=want_lp,
         )
         greedy = call.candidate
         samples: list[Candidate] = []
         if greedy.ok:
-            samples, readings = await self._read_signals(run, call)
-            escalate, reason = self._decide_signals(run, readings)
+            samples, readings = await read_signals(run, call)
+            escalate, reason = decide_signals(run, readings)
         else:
             readings = []
             escalate, reason = True, f"the edge model failed ({greedy.error}): escalated"
@@ -518,7 +233,7 @@ class Cascade(Mode):
             signals=st.readings,
             edge_model=greedy.model,
             edge_answer=greedy.text if greedy.ok else None,
-            edge_extracted=self._extract(run, greedy.text) if greedy.ok else None,
+            edge_extracted=extract(run, greedy.text) if greedy.ok else None,
             edge_error=greedy.error,
             escalate_to=st.escalation.name,
             pool_ran=bool(st.pool) or error is not None,
@@ -569,7 +284,7 @@ class Cascade(Mode):
         words = "; ".join(s.describe() for s in d.signals) or "no signal"
         if d.escalated and d.pool_answer is not None:
             parts = [f"escalated to {d.escalate_to} ({words})"]
-            esc = _ESCALATIONS.get(d.escalate_to)
+            esc = ESCALATIONS.get(d.escalate_to)
             return parts + (esc.verdict_parts(result) if esc is not None else [])
         if d.escalated:
             return [f"escalation failed; edge answer kept ({d.escalation_error})"]
@@ -585,23 +300,6 @@ class Cascade(Mode):
         if event.kind == "stage_start" and event.stage == "pool":
             return "Escalation: the pool is answering…"
         return super().stage_text(event)
-
-
-def _the_edge(run: Run) -> Model:
-    """The edge model: the option, else the first pool member (so ``--mode cascade`` in
-    the CLI or the console works on any pool)."""
-    edge = run.plan.options.get("edge")
-    return edge if isinstance(edge, Model) else run.plan.members[0].model
-
-
-def _read_confidence(parsed: object, text: str) -> int | None:
-    if isinstance(parsed, Mapping) and isinstance(parsed.get("confidence"), int):
-        value = int(parsed["confidence"])
-        return value if 0 <= value <= 10 else None
-    import re
-
-    m = re.search(r"\b(10|[0-9])\b", text or "")
-    return int(m.group(1)) if m else None
 
 
 def _usage(cands: Sequence[Candidate], calls: Sequence[Any]) -> Usage:
