@@ -1,12 +1,13 @@
 """VoteStore: community votes (ship/skip) and pairwise battles in one SQLite file.
 
-What lives where: this module holds :class:`VoteStore` (connections, transactions, the
-queries and exports), its records :class:`Vote` and :class:`Battle`, and the validation of
-verdicts and winners. The file format — the ``application_id`` identity, the schema
+What lives where: this module holds :class:`VoteStore`'s queries and exports; its
+connections, transactions and error translation are :class:`~fusionkit.votes._file.StoreFile`
+(its base class), its records :class:`Vote` and :class:`Battle` and the validation of
+verdicts and winners are in :mod:`fusionkit.votes.records`. The file format — the ``application_id`` identity, the schema
 history (:data:`MIGRATIONS`), and the read-only inspection that refuses foreign or damaged
 files — is in :mod:`fusionkit.votes._schema`, so each reads in one sitting; its public
-names (``APPLICATION_ID``, ``MIGRATIONS``, ``SCHEMA_VERSION``, ``Migration``) are
-importable from here as before.
+names (``APPLICATION_ID``, ``MIGRATIONS``, ``SCHEMA_VERSION``, ``Migration``), like the
+records', are importable from here as before.
 
 Design:
 
@@ -31,27 +32,29 @@ Design:
 from __future__ import annotations
 
 import os
-import random
-import re
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidRequestError, StoreError
+from ..errors import InvalidRequestError
+from ._file import StoreFile
 from ._schema import (  # the public names stay importable from here, as before
     APPLICATION_ID,
     MIGRATIONS,
     SCHEMA_VERSION,
     Migration,
-    apply_migrations,
-    corrupt,
-    inspect_file,
-    read_only_uri,
+)
+from .records import (  # the public names stay importable from here, as before
+    SURROGATES,
+    VERDICTS,
+    WINNERS,
+    Battle,
+    Vote,
+    checked_text,
+    normalize_verdict,
+    normalize_winner,
 )
 
 if TYPE_CHECKING:  # pandas is imported lazily: building a store must stay light.
@@ -72,98 +75,10 @@ __all__ = [
 ]
 
 
-#: Accepted ship/skip verdicts.
-VERDICTS: tuple[str, ...] = ("ship", "skip")
-#: Accepted battle outcomes: side A won, side B won, a tie, or both answers were bad.
-WINNERS: tuple[str, ...] = ("a", "b", "tie", "bothbad")
-
-_BUSY_TIMEOUT_S = 60.0
-_SURROGATES = re.compile("[\ud800-\udfff]")
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Vote:
-    """One ship/skip vote as recorded.
-
-    Attributes:
-        subject: What was voted on.
-        voter: Who voted.
-        verdict: ``"ship"`` or ``"skip"``.
-        previous: The voter's verdict before this one, or None for a first vote.
-        created_at: Unix time of the vote.
-    """
-
-    subject: str
-    voter: str
-    verdict: str
-    previous: str | None
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class Battle:
-    """One pairwise battle as recorded.
-
-    Attributes:
-        model_a: The model shown as side A.
-        model_b: The model shown as side B.
-        winner: ``"a"``, ``"b"``, ``"tie"`` or ``"bothbad"``.
-        voter: Who voted.
-        prompt: The prompt both models answered, if given.
-        created_at: Unix time of the vote.
-    """
-
-    model_a: str
-    model_b: str
-    winner: str
-    voter: str
-    prompt: str | None
-    created_at: float
-
-
-# -- validation (shared with ratings.py) -----------------------------------------------------
-
-
-def _text(value: object, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidRequestError(f"{what} must be a non-empty string, got {value!r}.")
-    # A lone UTF-16 surrogate (e.g. from a mis-decoded name) cannot be encoded for SQLite;
-    # store it as U+FFFD rather than fail the vote with UnicodeEncodeError.
-    return _SURROGATES.sub("\ufffd", value)
-
-
-def normalize_verdict(verdict: object) -> str:
-    """Return ``"ship"`` or ``"skip"`` (case-insensitive), or raise InvalidRequestError."""
-    key = verdict.strip().lower() if isinstance(verdict, str) else None
-    if key not in VERDICTS:
-        raise InvalidRequestError(
-            f"unknown verdict {verdict!r}; use one of {', '.join(map(repr, VERDICTS))}."
-        )
-    return key
-
-
-def normalize_winner(winner: object) -> str:
-    """Return one of :data:`WINNERS`, or raise InvalidRequestError.
-
-    Case, spaces, ``_`` and ``-`` are ignored, so ``"Both bad"`` and ``"both_bad"`` both
-    mean ``"bothbad"``; ``"model_a"``/``"model_b"`` are accepted for ``"a"``/``"b"``.
-    """
-    key = None
-    if isinstance(winner, str):
-        key = "".join(ch for ch in winner.lower() if ch not in " _-")
-        key = {"modela": "a", "modelb": "b"}.get(key, key)
-    if key not in WINNERS:
-        raise InvalidRequestError(
-            f"unknown winner {winner!r}; use one of {', '.join(map(repr, WINNERS))}."
-        )
-    return key
-
-
 # -- the store ------------------------------------------------------------------------------------
 
 
-class VoteStore:
+class VoteStore(StoreFile):
     """Ship/skip votes and pairwise battles, kept in one SQLite file.
 
     Safe for many writers at once: threads of one process and separate processes.
@@ -190,181 +105,8 @@ class VoteStore:
         {'ship': 1, 'skip': 0}
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
-            raise InvalidRequestError(
-                f"VoteStore(path) needs a file path such as 'votes.db', got {path!r}."
-            )
-        self.path = Path(path)
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._conns_lock = threading.Lock()
-        self._generation = 0  # bumped by close(): threads' cached connections go stale
-        self.read_only = False
-        for parent in self.path.parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise StoreError(
-                        f"VoteStore path {self.path} lies under {parent}, which is a file, "
-                        "not a folder; choose another path."
-                    )
-                break
-        self.read_only = inspect_file(self.path) == "read-only"
-        if self.read_only:
-            return  # nothing to create or migrate; reads go through a mode=ro connection
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StoreError(f"cannot create the folder of {self.path}: {exc}") from exc
-        self._migrate()
-
     def __repr__(self) -> str:
         return f"VoteStore({str(self.path)!r})"
-
-    def __enter__(self) -> VoteStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # -- connections ------------------------------------------------------------------------
-
-    def _open(self) -> sqlite3.Connection:
-        if self.read_only:
-            conn = sqlite3.connect(
-                read_only_uri(self.path),
-                uri=True,
-                timeout=_BUSY_TIMEOUT_S,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-            return conn
-        conn = sqlite3.connect(
-            self.path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-        )
-        conn.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        return conn
-
-    def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        # After a fork the child must not reuse its parent's connection; after close()
-        # every thread opens a fresh one (the store reopens on demand).
-        stale = (
-            getattr(self._local, "pid", None) != os.getpid()
-            or getattr(self._local, "generation", None) != self._generation
-        )
-        if conn is None or stale:
-            with self._translate("opening the file"):
-                conn = self._open()
-            self._local.conn, self._local.pid = conn, os.getpid()
-            self._local.generation = self._generation
-            with self._conns_lock:
-                self._conns.append(conn)
-        return conn
-
-    def close(self) -> None:
-        """Release the file: close every connection this store opened (in any thread).
-
-        Safe to call twice. The store stays usable: its next call reopens the file, so a
-        widget showing this store keeps working after a notebook cell closed it.
-        """
-        self._generation += 1
-        with self._conns_lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing is best effort
-                pass
-
-    @contextmanager
-    def _translate(self, action: str) -> Iterator[None]:
-        """Turn sqlite3 errors into the fusionkit error tree, with advice."""
-        try:
-            yield
-        except sqlite3.OperationalError as exc:
-            text = str(exc).lower()
-            if "readonly" in text or "read-only" in text:
-                raise StoreError(
-                    f"{self.path} is read-only (file or folder permissions, or a read-only "
-                    f"filesystem), so {action} is not possible; reads still work. Copy the "
-                    "file somewhere writable to vote."
-                ) from exc
-            if "locked" in text or "busy" in text:
-                raise StoreError(
-                    f"{self.path} stayed locked by another writer for {_BUSY_TIMEOUT_S:.0f} s "
-                    f"while {action}; retry, or check for a process holding it open."
-                ) from exc
-            if "no such table" in text or "no such column" in text:
-                raise corrupt(self.path, f"its schema was changed by hand ({exc})") from exc
-            raise StoreError(f"{self.path}: SQLite failed while {action}: {exc}") from exc
-        except sqlite3.DatabaseError as exc:
-            raise corrupt(self.path, f"SQLite reported damage while {action} ({exc})") from exc
-
-    @contextmanager
-    def _write(self, action: str) -> Iterator[sqlite3.Connection]:
-        """One write transaction, holding the write lock from its first statement."""
-        if self.read_only:
-            raise StoreError(
-                f"{self.path} is read-only (file or folder permissions, or a read-only "
-                f"filesystem), so {action} is not possible; reads still work. Copy the file "
-                "somewhere writable to vote."
-            )
-        conn = self._conn()
-        with self._translate(action):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-    def _read(self, action: str, fn: Callable[[sqlite3.Connection], T]) -> T:
-        conn = self._conn()
-        with self._translate(action):
-            return fn(conn)
-
-    # -- schema ---------------------------------------------------------------------------
-
-    def _migrate(self) -> None:
-        with self._write("creating or upgrading the schema") as conn:
-            apply_migrations(conn, self.path)
-        self._switch_to_wal()
-
-    def _switch_to_wal(self) -> None:
-        """Put the file in WAL mode (persistent in the file), racing other openers safely.
-
-        Changing the journal mode needs the file to itself, and SQLite answers "locked" at
-        once, without waiting, when two connections would otherwise deadlock (one holding
-        its write lock, this one a read lock). So retry with short random sleeps until the
-        switch succeeds or another connection has made it, within the busy timeout.
-        """
-        conn = self._conn()
-        deadline = time.monotonic() + _BUSY_TIMEOUT_S
-        while True:
-            try:
-                mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-                if str(mode).lower() == "wal":
-                    return
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError as exc:
-                locked = "locked" in str(exc).lower() or "busy" in str(exc).lower()
-                if not locked or time.monotonic() > deadline:
-                    with self._translate("switching to WAL"):
-                        raise
-                time.sleep(random.uniform(0.005, 0.05))
-
-    @property
-    def schema_version(self) -> int:
-        """The file's schema version (``PRAGMA user_version``)."""
-        return self._read(
-            "reading the version",
-            lambda c: int(c.execute("PRAGMA user_version").fetchone()[0]),
-        )
 
     # -- ship/skip votes ------------------------------------------------------------------
 
@@ -384,8 +126,8 @@ class VoteStore:
         Raises:
             InvalidRequestError: Unknown verdict, or an empty subject or voter.
         """
-        subject = _text(subject, "subject")
-        voter = _text(voter, "voter")
+        subject = checked_text(subject, "subject")
+        voter = checked_text(voter, "voter")
         verdict = normalize_verdict(verdict)
         now = time.time()
         with self._write("recording a vote") as conn:
@@ -407,7 +149,7 @@ class VoteStore:
 
     def tally(self, subject: str) -> dict[str, int]:
         """Current votes on ``subject``: ``{"ship": n, "skip": m}`` (zeros if none)."""
-        subject = _text(subject, "subject")
+        subject = checked_text(subject, "subject")
         rows = self._read(
             "counting votes",
             lambda c: c.execute(
@@ -434,7 +176,7 @@ class VoteStore:
 
     def current_vote(self, subject: str, voter: str) -> str | None:
         """``voter``'s current verdict on ``subject``, or None if they have not voted."""
-        subject, voter = _text(subject, "subject"), _text(voter, "voter")
+        subject, voter = checked_text(subject, "subject"), checked_text(voter, "voter")
         row = self._read(
             "reading a vote",
             lambda c: c.execute(
@@ -479,8 +221,8 @@ class VoteStore:
         Raises:
             InvalidRequestError: Unknown winner, empty names, or the same model twice.
         """
-        model_a, model_b = _text(model_a, "model_a"), _text(model_b, "model_b")
-        voter = _text(voter, "voter")
+        model_a, model_b = checked_text(model_a, "model_a"), checked_text(model_b, "model_b")
+        voter = checked_text(voter, "voter")
         if model_a == model_b:
             raise InvalidRequestError(
                 f"a battle needs two different models, got {model_a!r} twice."
@@ -489,7 +231,7 @@ class VoteStore:
         if prompt is not None and not isinstance(prompt, str):
             raise InvalidRequestError(f"prompt must be a string or None, got {prompt!r}.")
         if prompt is not None:
-            prompt = _SURROGATES.sub("\ufffd", prompt)
+            prompt = SURROGATES.sub("\ufffd", prompt)
         now = time.time()
         with self._write("recording a battle") as conn:
             conn.execute(
