@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import fusionkit as fk
-from fusionkit import cli
+from fusionkit import cli, cli_args
 from fusionkit.evaluation import Condition, evaluate
 from fusionkit.tasks import grade, make_tasks
 
@@ -136,7 +136,7 @@ def test_cli_passes_mode_options_to_the_mode(capsys: pytest.CaptureFixture[str])
     assert "mode 'vote' does not take the option(s) colour" in err
     assert cli.main([*argv, "--mode-option", "colour"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
-    assert cli._mode_options(["t=0.8", "edge=edge", "n=[1, 2]"]) == {
+    assert cli_args.mode_options(["t=0.8", "edge=edge", "n=[1, 2]"]) == {
         "t": 0.8,
         "edge": "edge",
         "n": [1, 2],
