@@ -7,6 +7,12 @@ side by side, plus "verified battles" (on each task, the condition that got it r
 beats the one that did not) that feed the Bradley–Terry ratings.
 
 Used by ``fusionkit demo``, the edge-vs-fusion notebook and the quality benchmark.
+
+What lives where: this module runs and grades (:func:`aevaluate`) and holds the result
+(:class:`Evaluation`); the conditions are :mod:`fusionkit.evaluation_conditions`, the
+intervals, tables and Pareto plot :mod:`fusionkit.evaluation_table`, a cascade's
+calibration :mod:`fusionkit.evaluation_calibrate`. Their public names are importable from
+here.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._sync import sync_twin
 from .checks import CHECKS, Checker, check_answer, check_checker, tasks_from_frame
 from .errors import FusionkitError, InvalidRequestError, describe_error
-from .fusion.prepare import SELF_MOA_TEMPERATURE
+from .evaluation_calibrate import acalibrate, calibrate
+from .evaluation_conditions import Condition, cascade_condition, standard_conditions
 from .models.base import Model
 from .tasks import Task
 
@@ -28,7 +35,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from .fusion.calibrate import Calibration
     from .panel.evidence import Evidence
 
 __all__ = [
@@ -44,94 +50,6 @@ __all__ = [
     "standard_conditions",
     "tasks_from_frame",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """One way of answering: a single model, or a fused pool.
-
-    Attributes:
-        name: Label shown in tables (``"edge alone"``, ``"vote ×5"``).
-        pool: The models; exactly one for ``mode="single"``.
-        mode: ``"single"`` or a fusion mode (``"vote"``, ``"best-of"``, ``"merge"``,
-            ``"debate"``).
-        judge: The judge for best-of, merge and debate.
-        options: Extra keyword arguments for :func:`fusionkit.afuse` (``rounds``,
-            ``temperature``, ``judge_max_tokens``, ...) or for ``acomplete``.
-    """
-
-    name: str
-    pool: tuple[Model, ...]
-    mode: str = "single"
-    judge: Model | None = None
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            raise InvalidRequestError("a condition needs a name.")
-        if self.mode == "single" and len(self.pool) != 1:
-            raise InvalidRequestError(
-                f"condition {self.name!r}: mode 'single' takes exactly one model, "
-                f"got {len(self.pool)}."
-            )
-
-    @property
-    def calls_per_task(self) -> str:
-        """A short description of the work per task (for tables)."""
-        if self.mode == "single":
-            return "1 call"
-        if self.mode == "cascade":
-            return f"edge, then {len(self.pool)} members when unsure"
-        judge = " + judge" if self.judge is not None else ""
-        return f"{len(self.pool)} members{judge}"
-
-
-def standard_conditions(
-    model: Model,
-    *,
-    samples: int = 5,
-    pool_size: int = 3,
-    judge_max_tokens: int = 64,
-    seed: int = 0,
-    alone: str = "edge alone",
-) -> list[Condition]:
-    """The usual comparison: one model alone, a vote, best-of with a judge, a debate.
-
-    Fused pools are Self-MoA pools of the same model sampled at
-    :data:`~fusionkit.fusion.prepare.SELF_MOA_TEMPERATURE` (0.7) with
-    distinct seeds; the model also judges, and the debate runs one round.
-
-    Args:
-        model: The model to compare with fused pools of itself.
-        samples: Members of the vote pool.
-        pool_size: Members of the best-of and debate pools.
-        judge_max_tokens: Token limit of each judge reply.
-        seed: Base seed of the samples.
-        alone: Name of the single-model condition.
-
-    Returns:
-        Four conditions, named ``alone``, ``vote ×N``, ``best-of ×N`` and ``debate ×N``.
-    """
-    sampled = {"temperature": SELF_MOA_TEMPERATURE, "seed": seed}
-    judged = {**sampled, "judge_max_tokens": judge_max_tokens}
-    return [
-        Condition(alone, (model,)),
-        Condition(f"vote ×{samples}", (model,) * samples, mode="vote", options=sampled),
-        Condition(
-            f"best-of ×{pool_size}",
-            (model,) * pool_size,
-            mode="best-of",
-            judge=model,
-            options=judged,
-        ),
-        Condition(
-            f"debate ×{pool_size}",
-            (model,) * pool_size,
-            mode="debate",
-            judge=model,
-            options={**judged, "rounds": 1},
-        ),
-    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,145 +343,3 @@ async def aevaluate(
 
 
 evaluate = sync_twin(aevaluate)
-
-
-# -- the cascade as a condition, and its calibration (issue 12) --------------------------------
-
-
-def cascade_condition(
-    edge: Model,
-    pool: Sequence[Model],
-    *,
-    judge: Model | None = None,
-    name: str = "cascade",
-    signals: str | Sequence[str] = "auto",
-    threshold: float | Mapping[str, float] | None = None,
-    escalate_to: str = "auto",
-    **options: Any,
-) -> Condition:
-    """A condition that runs the ``cascade`` mode: the edge answers, the pool when unsure.
-
-    Args:
-        edge: The model that answers first.
-        pool: The escalation pool.
-        judge: The escalation's judge (best-of by default when given, else vote).
-        name: The condition's name.
-        signals: The cascade's confidence signals (see
-            :mod:`fusionkit.fusion.modes.cascade`).
-        threshold: One threshold, or ``{signal: threshold}`` (default thresholds otherwise).
-        escalate_to: The escalation mode.
-        **options: Other cascade options (``samples``, ``combine``, ...) and
-            :func:`fusionkit.afuse` arguments (``temperature``, ``seed``, ...).
-
-    Returns:
-        The :class:`Condition`.
-    """
-    from .fusion.modes.cascade import Cascade
-
-    mode_keys = set(Cascade.option_help)
-    mode_options: dict[str, Any] = {"edge": edge, "signals": signals, "escalate_to": escalate_to}
-    if threshold is not None:
-        mode_options["thresholds"] = threshold
-    fuse_options = {}
-    for key, value in options.items():
-        (mode_options if key in mode_keys else fuse_options)[key] = value
-    return Condition(
-        name,
-        tuple(pool),
-        mode="cascade",
-        judge=judge,
-        options={**fuse_options, "mode_options": mode_options},
-    )
-
-
-async def acalibrate(
-    tasks: Sequence[Task],
-    edge: Model,
-    pool: Sequence[Model],
-    *,
-    judge: Model | None = None,
-    signal: str | tuple[str, ...] = "agreement",
-    escalate_to: str = "auto",
-    check: Checker = "auto",
-    max_tokens: int = 16,
-    concurrency: int = 16,
-    unit: str = "auto",
-    **options: Any,
-) -> Calibration:
-    """Run a cascade ONCE over labelled tasks, recording both paths, and sweep thresholds.
-
-    Every task runs with ``record_both=True``: the edge answers and its signal is read,
-    and the pool runs too, so each task records its signal value and whether each path
-    was right. The returned :class:`~fusionkit.fusion.calibrate.Calibration` computes
-    the whole curve (share escalated, accuracy, cost, latency per threshold) from that
-    one run; :meth:`~fusionkit.fusion.calibrate.Calibration.choose` picks the cheapest
-    threshold that reaches a target accuracy. Calls are seeded, so a re-run replays from
-    the response cache where the models cache.
-
-    Args:
-        tasks: Labelled tasks (see :func:`tasks_from_frame`).
-        edge: The model that answers first.
-        pool: The escalation pool.
-        judge: The escalation's judge.
-        signal: The signal to calibrate (``"agreement"``, ``"logprob"``,
-            ``"min_logprob"``, ``"selfcheck"``), or a tuple of signals calibrated
-            together (the cascade stops only when each is confident).
-        escalate_to: The escalation mode.
-        check: How replies are graded (see :func:`check_answer`).
-        max_tokens: Token limit of each answer.
-        concurrency: Tasks in flight at once.
-        unit: Cost as ``"usd"``, ``"tokens"`` or ``"auto"``.
-        **options: Other cascade options (``samples``, ...) and :func:`fusionkit.afuse`
-            arguments.
-
-    Returns:
-        The :class:`~fusionkit.fusion.calibrate.Calibration`.
-
-    Raises:
-        InvalidRequestError: No tasks, an unknown signal or checker.
-    """
-    from .fusion.calibrate import Calibration, CalibrationItem, check_signal, items_from_results
-    from .fusion.engine import afuse
-
-    if not tasks:
-        raise InvalidRequestError("no tasks: calibration needs labelled tasks.")
-    signal = check_signal(signal)
-    check_checker(check)
-    cond = cascade_condition(
-        edge, pool, judge=judge, signals=signal, escalate_to=escalate_to, **options
-    )
-    mode_options = {**cond.options["mode_options"], "record_both": True}
-    fuse_options = {k: v for k, v in cond.options.items() if k != "mode_options"}
-    fuse_options.setdefault("progress", False)
-    sem = asyncio.Semaphore(concurrency)
-
-    async def one(task: Task) -> Any:
-        async with sem:
-            try:
-                return await afuse(
-                    task.prompt,
-                    list(pool),
-                    judge=judge,
-                    mode="cascade",
-                    max_tokens=max_tokens,
-                    mode_options=mode_options,
-                    **fuse_options,
-                )
-            except FusionkitError as exc:
-                return exc
-
-    outcomes = await asyncio.gather(*(one(t) for t in tasks))
-    done = [(t, r) for t, r in zip(tasks, outcomes, strict=True) if not isinstance(r, Exception)]
-    items, used = items_from_results(
-        [r for _, r in done],
-        lambda i, text: check_answer(done[i][0], text, check)[1],
-        signal=signal,
-        unit=unit,
-    )
-    # An item whose cascade failed outright (edge and pool) is wrong on every path.
-    failed = len(tasks) - len(done)
-    items += [CalibrationItem(None, False, False, 0.0, 0.0, 0.0, 0.0)] * failed
-    return Calibration(signal, tuple(items), used)
-
-
-calibrate = sync_twin(acalibrate)
