@@ -27,17 +27,38 @@ contradicts itself and is not counted.
 
 Extraction never raises on any string: numbers with hundreds of digits, ``1e999999``,
 ``nan`` or ``inf`` are "no answer", and every pattern is linear in the reply's length.
+
+This module holds the rules (which finding wins); the patterns and segment finders they
+read are :mod:`fusionkit.fusion.extract_patterns` (``normalize_text``, ``detect_choices``
+and ``SHORT_ANSWER_WORDS`` stay importable from here).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from ..errors import InvalidRequestError
+from .extract_patterns import (
+    BOLD,
+    CHOICE_LINE,
+    COPULA,
+    FILLER,
+    MAX_CHARS,
+    NEGATED,
+    RESULT_PHRASE,
+    SHORT_ANSWER_WORDS,
+    WORD,
+    choice_from,
+    detect_choices,
+    last_line,
+    marker_segments,
+    normalize_text,
+    question_numbers,
+    text_value,
+    unfrac,
+)
 from .numeric import (
-    STRIP,
     equation,
     is_expression,
     leading_number,
@@ -59,9 +80,6 @@ __all__ = [
     "normalize_text",
 ]
 
-#: A reply (or last line) of at most this many words counts as a short answer by itself.
-SHORT_ANSWER_WORDS = 8
-
 #: The answer kinds :func:`extract_answer` knows (or pass a function).
 KINDS = ("auto", "number", "choice", "text")
 
@@ -80,10 +98,6 @@ SOURCE_STRENGTH: dict[str, int] = {
     "result-phrase": 2,
     "last-number": 1,
 }
-
-#: Only the last this many characters of a reply are read (the answer of a very long
-#: reply is at its end; it bounds the work on hostile input).
-MAX_CHARS = 50_000
 
 Extractor = Callable[[str], "str | None"]
 
@@ -112,159 +126,26 @@ class Extraction:
 
 _NONE = Extraction(None)
 
-# -- patterns (possessive quantifiers: no backtracking, so each is linear in the text) ----
 
-_MARKER_HEADS = [
-    ("marker", re.compile(r"\bfinal\s++answer\s*+(?:is\b)?+\s*+[:=\-]?+", re.I)),
-    (
-        "marker",
-        re.compile(
-            r"\bthe\s++(?:correct\s++|right\s++|final\s++|best\s++)?+"
-            r"(?:answer|option|choice|result)\s++(?:is|would\s++be|will\s++be)\b\s*+[:=]?+",
-            re.I,
-        ),
-    ),
-    ("marker", re.compile(r"(?im)^[ \t*#>_-]*+answer[ \t*_]*+[:=]")),
-    ("marker", re.compile(r"####")),
-]
-_BOXED_HEAD = re.compile(r"\\boxed\s*+\{")
-_FRAC = re.compile(r"\\d?frac\s*+\{([^{}]{0,80})\}\s*+\{([^{}]{0,80})\}")
-_BOLD = re.compile(r"\*\*([^*\n]{1,80})\*\*")
-_NEGATED = re.compile(r"[\s*_:\"']*+(?:not|never|no)\b", re.I)
-_SPACE = re.compile(r"\s*+")
-_RESULT_PHRASE = re.compile(
-    r"\b(?:is|are|was|were|equals?|makes?|gives?(?:\s++us)?+|gets?|got|get\s++us|has|have|"
-    r"had|totals?|becomes?|results?\s++in|resulting\s++in|total\s++of|sum\s++of\s++\w++\s++is)"
-    r"\s++(?:a\s++total\s++of\s++|about\s++|approximately\s++|exactly\s++|indeed\s++|"
-    r"now\s++|just\s++|only\s++|still\s++)?+(?=[-\u2212$0-9])",
-    re.I,
-)
-_CHOICE_LINE = re.compile(r"(?m)^[ \t]*+\(?([A-Ha-h])[).:][ \t]++(\S[^\n]*+)$")
-_LETTER_START = re.compile(r"^[\s*_(\[]*+([A-H])(?:[\s*_)\].:,]|$)")
-_LETTER_NAMED = re.compile(r"\b(?:option|choice|letter)\s*+\(?([A-H])\)?(?![A-Za-z])", re.I)
-_LETTER_PAREN = re.compile(r"\(([A-H])\)")
-_COPULA = re.compile(
-    r"\b(?:is|are|was|were)\s++(?:known\s++as\s++|called\s++|named\s++)?+"
-    r"(?P<obj>[^,.;:!?\n()]{1,80})",
-    re.I,
-)
-_WORD = re.compile(r"[^\W\d_]+")
-_FILLER = frozenset({"the", "a", "an", "of", "in", "for"})
-_ARTICLES = re.compile(r"^(?:the|a|an)\s+")
-_WS = re.compile(r"\s+")
-
-
-# -- numbers and text ---------------------------------------------------------------------
-
-
-def normalize_text(text: str) -> str:
-    """Lowercase, strip markdown and punctuation at the ends, drop a leading article."""
-    t = text.strip().strip(STRIP).lower()
-    t = _WS.sub(" ", t)
-    t = _ARTICLES.sub("", t)
-    return t.strip(STRIP)
-
-
-def _text_value(text: str) -> str | None:
-    """A short phrase as an answer: normalised, with a letter in it, at most 100
-    characters (a run of digits or symbols is not a phrase, it is an unreadable number)."""
-    value = normalize_text(text)
-    if not value or len(value) > 100 or not any(c.isalpha() for c in value):
-        return None
-    return value
-
-
-def detect_choices(prompt: str) -> dict[str, str]:
-    """Find multiple-choice options (``A) Paris`` lines) in a prompt.
-
-    Returns:
-        Letter -> option text, or an empty dict when fewer than two options are found.
-    """
-    found: dict[str, str] = {}
-    for m in _CHOICE_LINE.finditer((prompt or "")[:MAX_CHARS]):
-        found.setdefault(m.group(1).upper(), m.group(2).strip())
-    return found if len(found) >= 2 else {}
-
-
-# -- finding numbers in text ---------------------------------------------------------------
-
-
-# -- markers, bold, lines -----------------------------------------------------------------
-
-
-def _boxed(text: str) -> list[tuple[int, int, int]]:
-    """``(start, content start, content end)`` of each ``\\boxed{..}`` (braces balanced)."""
-    out = []
-    for m in _BOXED_HEAD.finditer(text):
-        depth, i = 1, m.end()
-        limit = min(len(text), m.end() + 200)
-        while i < limit and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        if depth == 0:
-            out.append((m.start(), m.end(), i - 1))
-    return out
-
-
-def _marker_segments(text: str) -> list[tuple[str, int, int]]:
-    """``(source, start, end)`` of each marker's segment, the LAST first.
-
-    A segment runs from the marker to the end of its line or to the next marker.
-    """
-    heads: list[tuple[int, int, str]] = []
-    for source, pattern in _MARKER_HEADS:
-        heads.extend((m.start(), m.end(), source) for m in pattern.finditer(text))
-    heads.sort()
-    segments: list[tuple[str, int, int]] = []
-    for i, (_, head_end, source) in enumerate(heads):
-        # "The answer is:\n42": the segment starts at the next non-blank character
-        content = _SPACE.match(text, head_end)
-        start = content.end() if content else head_end
-        line_end = text.find("\n", start)
-        end = len(text) if line_end < 0 else line_end
-        if i + 1 < len(heads):
-            end = min(end, heads[i + 1][0])
-        segments.append((source, start, max(start, end)))
-    segments.extend(("boxed", c_start, c_end) for _, c_start, c_end in _boxed(text))
-    segments.sort(key=lambda s: s[1])
-    return [s for s in reversed(segments) if text[s[1] : s[2]].strip()]
-
-
-def _unfrac(segment: str) -> str:
-    return _FRAC.sub(lambda m: f"{m.group(1).strip()}/{m.group(2).strip()}", segment)
-
-
-def _last_line(text: str) -> tuple[int, int] | None:
-    stripped = text.rstrip()
-    if not stripped:
-        return None
-    start = stripped.rfind("\n") + 1
-    return start, len(stripped)
-
-
-def _questionnumbers_in(question: str | None) -> set[str]:
-    if not question:
-        return set()
-    q = question[:MAX_CHARS]
-    return {n.value for n in numbers_in(q) if n.value is not None}
+# -- statements ---------------------------------------------------------------------------
 
 
 def _copula(text: str, question: str) -> Extraction | None:
     """``The capital of France is Paris`` -> ``paris``: the first statement whose subject
     restates the question (at least half its words are the question's) and whose object
     is a short phrase that is not itself the question's words."""
-    asked = {w.lower() for w in _WORD.findall(question[:MAX_CHARS])}
-    for m in _COPULA.finditer(text, 0, min(len(text), 2000)):
+    asked = {w.lower() for w in WORD.findall(question[:MAX_CHARS])}
+    for m in COPULA.finditer(text, 0, min(len(text), 2000)):
         cut = max(text.rfind(c, 0, m.start()) for c in ".!?\n")
         subject = [
             w
-            for w in (x.lower() for x in _WORD.findall(text, cut + 1, m.start()))
-            if w not in _FILLER
+            for w in (x.lower() for x in WORD.findall(text, cut + 1, m.start()))
+            if w not in FILLER
         ]
         if not subject or 2 * sum(w in asked for w in subject) < len(subject):
             continue
-        value = _text_value(m.group("obj")) or ""
-        said = [w for w in value.split() if w not in _FILLER]
+        value = text_value(m.group("obj")) or ""
+        said = [w for w in value.split() if w not in FILLER]
         if not said or len(value.split()) > 4 or all(w in asked for w in said):
             continue
         return Extraction(value, "statement", m.span("obj"))
@@ -274,85 +155,23 @@ def _copula(text: str, question: str) -> Extraction | None:
 # -- multiple choice ----------------------------------------------------------------------
 
 
-def _option_at_start(segment: str, choices: Mapping[str, str], *, alone: bool = True) -> str | None:
-    """The option whose text opens the segment; with ``alone``, only when no other
-    option is named after it ("Rome or Paris?" commits to neither)."""
-    norm = normalize_text(segment)
-    hits = [
-        k
-        for k, v in choices.items()
-        if (opt := normalize_text(v))
-        and norm.startswith(opt)
-        and (len(norm) == len(opt) or not norm[len(opt)].isalnum())
-    ]
-    if len(hits) != 1:
-        return None
-    if alone:
-        rest = f" {norm[len(normalize_text(choices[hits[0]])) :]} "
-        if any(
-            (o := normalize_text(v)) and f" {o} " in rest
-            for k, v in choices.items()
-            if k != hits[0]
-        ):
-            return None
-    return hits[0]
-
-
-def _choice_from(
-    segment: str, choices: Mapping[str, str], *, whole: bool
-) -> tuple[str, str] | None:
-    """``(letter, source)`` read from a segment, or None."""
-    letters = set(choices)
-    m = _LETTER_START.match(segment)
-    if m and m.group(1) in letters:
-        letter = m.group(1)
-        rest = segment[m.end() :].strip()
-        option = normalize_text(choices[letter])
-        named = _option_at_start(rest, choices, alone=False) if rest else None
-        if named is not None and named != letter and option:
-            return None  # "A) Rome" when A is Madrid: it contradicts itself
-        if (
-            not rest
-            or not rest[0].isalpha()
-            or (option and normalize_text(rest).startswith(option))
-        ):
-            return letter, "letter"
-        if segment[m.start(1) + 1 : m.start(1) + 2] in ").:]":
-            return letter, "letter"
-    named_letters = {x.upper() for x in _LETTER_NAMED.findall(segment)} & letters
-    if len(named_letters) == 1:
-        return named_letters.pop(), "letter"
-    paren = set(_LETTER_PAREN.findall(segment)) & letters
-    if len(paren) == 1:
-        return paren.pop(), "letter"
-    at_start = _option_at_start(segment, choices)
-    if at_start is not None:
-        return at_start, "option-text"
-    if whole and len(segment.split()) <= 3 * SHORT_ANSWER_WORDS:
-        padded = f" {normalize_text(segment)} "
-        hits = [k for k, v in choices.items() if (o := normalize_text(v)) and f" {o} " in padded]
-        if len(hits) == 1:
-            return hits[0], "option-text"
-    return None
-
-
 def _locate_choice(text: str, choices: Mapping[str, str], *, strict: bool) -> Extraction:
-    for source, start, end in _marker_segments(text):
-        segment = _unfrac(text[start:end])
-        if _NEGATED.match(segment):
+    for source, start, end in marker_segments(text):
+        segment = unfrac(text[start:end])
+        if NEGATED.match(segment):
             continue
-        found = _choice_from(segment, choices, whole=False)
+        found = choice_from(segment, choices, whole=False)
         if found:
             return Extraction(found[0], "boxed" if source == "boxed" else "marker", (start, end))
     if strict and len(text.split()) > SHORT_ANSWER_WORDS:
         return _NONE
-    for m in reversed(list(_BOLD.finditer(text))):
-        found = _choice_from(m.group(1), choices, whole=False)
+    for m in reversed(list(BOLD.finditer(text))):
+        found = choice_from(m.group(1), choices, whole=False)
         if found:
             return Extraction(found[0], "bold", m.span(1))
-    if len({m.group(1).upper() for m in _CHOICE_LINE.finditer(text)} & set(choices)) >= 2:
+    if len({m.group(1).upper() for m in CHOICE_LINE.finditer(text)} & set(choices)) >= 2:
         return _NONE  # "A) Istanbul\nD) Tokyo": a list of options commits to none
-    found = _choice_from(text.strip(), choices, whole=True)
+    found = choice_from(text.strip(), choices, whole=True)
     if found:
         return Extraction(found[0], found[1], (0, len(text)))
     return _NONE
@@ -365,13 +184,13 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
     numeric = kind in ("auto", "number")
     words = len(text.split())
     short = words <= SHORT_ANSWER_WORDS
-    for source, start, end in _marker_segments(text):
+    for source, start, end in marker_segments(text):
         if source == "boxed":
-            segment = _unfrac(text[start:end])
+            segment = unfrac(text[start:end])
             offset_text, s, e = segment, 0, len(segment)
         else:
             offset_text, s, e = text, start, end
-        if _NEGATED.match(offset_text, s, e):
+        if NEGATED.match(offset_text, s, e):
             continue
         if numeric:
             value = segment_number(offset_text, s, e)
@@ -380,20 +199,20 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
         if kind in ("auto", "text"):
             first = offset_text[s:e].strip().split("\n", 1)[0]
             if first and len(first.split()) <= SHORT_ANSWER_WORDS:
-                value = _text_value(first)
+                value = text_value(first)
                 if value:
                     return Extraction(
                         value, "boxed" if source == "boxed" else "marker", (start, end)
                     )
     if strict and not short:
         return _NONE
-    for m in reversed(list(_BOLD.finditer(text))):
+    for m in reversed(list(BOLD.finditer(text))):
         inner = m.group(1)
         if numeric:
             nums = numbers_in(inner)
             if len(nums) == 1 and nums[0].value is not None and len(inner.split()) <= 3:
                 return Extraction(nums[0].value, "bold", m.span(1))
-        elif len(inner.split()) <= SHORT_ANSWER_WORDS and (value := _text_value(inner)):
+        elif len(inner.split()) <= SHORT_ANSWER_WORDS and (value := text_value(inner)):
             return Extraction(value, "bold", m.span(1))
     if numeric:
         eq = equation(text, 0, len(text))
@@ -407,7 +226,7 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
         found = _copula(text, question)
         if found is not None:
             return found
-    line = _last_line(text)
+    line = last_line(text)
     if line is not None and len(text[line[0] : line[1]].split()) <= SHORT_ANSWER_WORDS:
         source = "short-reply" if line[0] == 0 else "last-line"
         if numeric:
@@ -415,13 +234,13 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
             if values:
                 return Extraction(values[-1], source, line)
         if kind == "text" or (kind == "auto" and short):
-            value = _text_value(text[line[0] : line[1]])
+            value = text_value(text[line[0] : line[1]])
             if value:
                 return Extraction(value, source, line)
     if strict or not numeric:
         return _NONE
-    echoed = _questionnumbers_in(question)
-    phrases = list(_RESULT_PHRASE.finditer(text))
+    echoed = question_numbers(question)
+    phrases = list(RESULT_PHRASE.finditer(text))
     for m in reversed(phrases):
         n = leading_number(text, m.end(), len(text))
         if (
