@@ -32,6 +32,10 @@ Behaviour worth knowing:
 * **Event loops.** One ``httpx.AsyncClient`` per event loop, created in a worker thread
   (loading the SSL context takes ~0.25 s, which would freeze a notebook's loop). Clients
   still open at interpreter exit are closed then (the sync API never needs ``close()``).
+
+Longer than 400 lines because it is one idea, the model class and its call loop: what can
+be read apart already is (the wire format, retry timing, limits, presets, prices,
+``response_format`` levels, per-loop clients and argument checks each have a module).
 """
 
 from __future__ import annotations

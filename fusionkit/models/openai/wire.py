@@ -12,6 +12,10 @@ Every body from a server is decoded with :func:`fusionkit.schema.loads_bounded`,
 body nested 100,000 levels deep is a :class:`ResponseFormatError`, not a RecursionError.
 
 Events are split out of the byte stream by :mod:`.sse` (why not ``httpx-sse``: see there).
+
+A little over 400 lines because it is one idea, the wire format: :class:`Wire` reads a body
+and a stream into the same Completion and the same errors, and splitting the two would
+hide that they must agree.
 """
 
 from __future__ import annotations
