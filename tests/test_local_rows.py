@@ -89,14 +89,21 @@ def test_a_row_draws_the_same_tokens_whatever_rows_are_beside_it() -> None:
 
 
 def test_top_p_keeps_the_smallest_set_that_reaches_it() -> None:
+    import numpy as np
+
     from fusionkit.models.local.sampling import row_sampler_class
 
-    draw = row_sampler_class().draw
-    logits = torch.log(torch.tensor([0.6, 0.3, 0.1]))
-    picks = {draw(logits, RowPolicy(1.0, top_p=0.5), torch.Generator().manual_seed(s)) for s in range(40)}  # fmt: skip
-    assert picks == {0}
-    picks = {draw(logits, RowPolicy(1.0, top_p=0.8), torch.Generator().manual_seed(s)) for s in range(80)}  # fmt: skip
-    assert picks == {0, 1}
+    sampler = row_sampler_class()
+    logits = np.log(np.array([0.1, 0.6, 0.3], dtype=np.float32))
+
+    def picks(policy: RowPolicy, n: int) -> set[int]:
+        values, ids = sampler.top(logits, policy)
+        return {sampler.draw(values, ids, policy, torch.Generator().manual_seed(s)) for s in range(n)}  # fmt: skip
+
+    assert picks(RowPolicy(1.0, top_p=0.5), 40) == {1}
+    assert picks(RowPolicy(1.0, top_p=0.8), 80) == {1, 2}
+    assert picks(RowPolicy(1.0, top_k=1), 40) == {1}
+    assert picks(RowPolicy(1.0), 200) == {0, 1, 2}
 
 
 def test_stored_folder_is_keyed_on_the_source_files_and_the_dtype(tmp_path: Path) -> None:

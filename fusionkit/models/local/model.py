@@ -192,7 +192,7 @@ class LocalModel(Model):
         self._grammars = GrammarBook(
             self._tokenizer, self._model.config.vocab_size, sorted(self._eos_ids) or [self._pad_id]
         )
-        # Sampling keeps the checkpoint's top_k (transformers' default 50), as before.
+        # Sampling keeps a top_k the checkpoint's generation config sets (most set none).
         self._top_k = self._model.generation_config.top_k
 
         super().__init__(display, max_concurrency=max_concurrency, cache=cache)

@@ -15,11 +15,10 @@ Consequences:
 * The same seed gives the same text alone or inside any batch: a row's draws come only
   from its own generator. (A padded batch sums floating point in another order, so a
   near-tie between two tokens can still fall differently — as for greedy rows.)
-* Draws happen on the CPU in float32 from the row's logits, so a seed gives the same
-  stream of draws on every device.
-* ``top_k``: the checkpoint's ``generation_config.top_k`` (transformers' default 50) is kept
-  as today's sampling kept it; it cuts the vocabulary's long tail, which a 135M model
-  otherwise samples into.
+* Draws happen on the CPU (float64, inverse CDF with one uniform number per step from the
+  row's CPU generator), so a seed gives the same stream of draws on every device.
+* ``top_k``: the checkpoint's ``generation_config.top_k`` where it sets one (SmolLM2's
+  does not: the whole distribution, as an OpenAI-style server samples); top_p as asked.
 """
 
 from __future__ import annotations
@@ -66,6 +65,7 @@ class RowPolicy:
 @functools.cache
 def row_sampler_class() -> type:
     """The per-row sampler, a LogitsProcessor built on first use (torch loads lazily)."""
+    import numpy as np
     import torch
     from transformers import LogitsProcessor
 
@@ -91,31 +91,65 @@ def row_sampler_class() -> type:
                 return scores
             # generate() hands over a fresh float copy of the logits each step, so it is
             # changed in place; the drawn token gets +inf, which greedy argmax must pick.
-            # (Writing only one value per row: filling a whole row with -inf cost ~6 ms
-            # per row on a busy 2-core machine, more than the draw itself.)
-            for i in self.rows:
-                pick = self.draw(scores[i], self.policies[i], self.generators[i])
+            # The candidates are found with numpy on the CPU (single-threaded: a 49k-wide
+            # torch op wakes threads, which costs milliseconds on a busy 2-core machine).
+            if scores.device.type == "cpu":
+                logits = scores.numpy()
+                candidates = [self.top(logits[i], self.policies[i]) for i in self.rows]
+            else:
+                candidates = [self.top_on_device(scores[i], self.policies[i]) for i in self.rows]
+            for i, (values, ids) in zip(self.rows, candidates, strict=True):
+                pick = self.draw(values, ids, self.policies[i], self.generators[i])
                 scores[i, pick] = float("inf")
             return scores
 
         @staticmethod
-        def draw(logits: Any, policy: RowPolicy, generator: Any) -> int:
-            """One token id drawn from one row's logits under its policy.
+        def top(row: Any, policy: RowPolicy) -> tuple[Any, Any]:
+            """The row's candidate logits and ids (numpy).
 
-            Works on the candidates only (the top_k, sorted), so a step costs one top-k
-            over the vocabulary and a softmax over k values, not a full sort.
+            With top_k: the k largest, largest first. Else, with top_p: the largest 1024
+            when they already hold top_p of the mass (they always do unless the
+            distribution is nearly flat), else the whole row, largest first. Else the whole
+            row unsorted (inverse-CDF sampling needs no order; a 49k sort costs ~5 ms).
             """
-            k = policy.top_k if policy.top_k is not None else logits.shape[-1]
-            values, ids = torch.topk(logits, min(k, logits.shape[-1]))  # sorted, largest first
-            # The draw itself runs on the CPU with a CPU generator: the same seed gives the
-            # same draws on every device.
-            values, ids = values.float().cpu(), ids.cpu()
-            probs = torch.softmax(values / policy.temperature, dim=-1)
-            if policy.top_p is not None and policy.top_p < 1.0:
-                before = torch.cumsum(probs, dim=-1) - probs
-                probs = probs.masked_fill(before >= policy.top_p, 0.0)  # smallest set >= top_p
-            if not bool(torch.isfinite(probs).all()) or float(probs.sum()) <= 0:
+            n = row.shape[0]
+            if policy.top_k is not None and policy.top_k < n:
+                ids = np.argpartition(row, -policy.top_k)[-policy.top_k :]
+            elif policy.top_p is not None and policy.top_p < 1.0:
+                ids = np.argpartition(row, -1024)[-1024:] if n > 1024 else np.arange(n)
+                weights = np.exp((row.astype(np.float64) - row.max()) / policy.temperature)
+                if weights[ids].sum() < policy.top_p * weights.sum():
+                    ids = np.arange(n)
+            else:
+                return row.astype(np.float64), np.arange(n)
+            order = np.argsort(-row[ids], kind="stable")
+            return row[ids][order].astype(np.float64), ids[order]
+
+        @staticmethod
+        def top_on_device(row: Any, policy: RowPolicy) -> tuple[Any, Any]:
+            """As :meth:`top`, with torch on the row's device (a GPU), then on the CPU."""
+            k = min(policy.top_k or row.shape[0], row.shape[0])
+            values, ids = torch.topk(row.float(), k)
+            return values.cpu().double().numpy(), ids.cpu().numpy()
+
+        @staticmethod
+        def draw(values: Any, ids: Any, policy: RowPolicy, generator: Any) -> int:
+            """One token id drawn from sorted candidates under the row's policy.
+
+            Inverse-CDF sampling with one uniform number from the row's generator, so a
+            row's stream of draws depends only on its seed.
+            """
+            u = float(torch.rand((), generator=generator, dtype=torch.float64))
+            best = values.max()
+            if not np.isfinite(best):
                 return int(ids[0])  # every token masked: argmax decides
-            return int(ids[int(torch.multinomial(probs, 1, generator=generator))])
+            weights = np.exp((values - best) / policy.temperature)  # 0 for -inf
+            probs = weights / weights.sum()
+            if policy.top_p is not None and policy.top_p < 1.0:
+                before = np.cumsum(probs) - probs
+                probs = np.where(before >= policy.top_p, 0.0, probs)  # smallest set >= top_p
+                probs /= probs.sum()
+            cdf = np.cumsum(probs)
+            return int(ids[min(int(np.searchsorted(cdf, u, side="right")), len(ids) - 1)])
 
     return RowSampler
