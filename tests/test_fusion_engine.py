@@ -325,7 +325,7 @@ def reviser(initial: str, revised: str) -> FakeModel:
     return FakeModel(f"rev-{initial[:6]}", reply)
 
 
-def test_debate_revises_until_answers_agree_then_judges() -> None:
+def test_debate_revises_until_answers_agree_then_votes() -> None:
     pool = [
         reviser("The answer is 42.", "Final answer: 42"),
         reviser("The answer is 41.", "I was wrong. Final answer: 42"),
@@ -337,11 +337,13 @@ def test_debate_revises_until_answers_agree_then_judges() -> None:
     assert not r.rounds[0].agreed and r.rounds[1].agreed
     assert set(r.rounds[1].answers.values()) == {"42"}
     assert all(t.revised for t in r.rounds[1].turns)
-    assert r.answer == "I was wrong. Final answer: 42"
+    # the final answers are voted on (Du et al.): all say 42, so the judge is not needed
+    assert r.answer == "Final answer: 42" and r.judgment.method == "vote"
+    assert judge.call_count == 0
     assert all(m.call_count == 2 for m in pool)
     # each member saw the others' answers, anonymised and tag-free, but not its own
     seen = pool[1].calls[1].messages[-1].content
-    assert "The answer is 42." in seen and "Another answer:" in seen
+    assert "Another answer:\n42" in seen  # shown by its extracted answer
     assert "<<<" not in seen and "RESPONSE" not in seen
     assert "The answer is 41." not in seen
     assert pool[1].calls[1].messages[-2].content == "The answer is 41."

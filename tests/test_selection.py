@@ -202,3 +202,26 @@ def test_debate_and_usc_on_the_embedded_model(
     u = fuse(q, [edge, edge, edge], judge=edge, mode="usc", max_tokens=24)
     # the 135M judge under the schema names a real label, or the fallback says why
     assert u.winner is not None and (u.judgment.fallback or u.winner.label in u.label_map)
+
+
+def test_a_debate_revision_without_an_answer_keeps_the_previous_answer() -> None:
+    def rambler(request: Request) -> str:
+        if len(request.messages) == 1:
+            return "42"
+        return "Other people answered the same question, and they may be wrong about it all."
+
+    pool = [FakeModel("a", rambler), FakeModel("b", "41"), FakeModel("c", "40")]
+    r = fuse(Q, pool, judge=FakeModel("judge", picks("42")), mode="debate", rounds=1)
+    a = next(c for c in r.candidates if c.model == "a")
+    assert a.text == "42"  # the rambling revision did not replace the answer
+    seen = pool[1].calls[1].messages[-1].content
+    assert "Another answer: 42" in seen or "Another answer:\n42" in seen
+
+
+def test_debate_on_free_form_answers_goes_to_the_judge() -> None:
+    paris = "Paris is lovely in spring, with its museums, its parks and its long river walks."
+    lyon = "Lyon is nicer for food lovers: its markets and small bistros are worth the trip."
+    pool = [FakeModel("a", paris), FakeModel("b", lyon)]
+    judge = FakeModel("judge", picks("Lyon"))
+    r = fuse("Which French city should I visit?", pool, judge=judge, mode="debate", rounds=1)
+    assert r.judgment.method == "judge" and r.answer == lyon

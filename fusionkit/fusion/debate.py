@@ -7,7 +7,9 @@ answers are shown as plain "Another answer:" paragraphs, without labels or
 final answers (issue 13). Whatever a member writes, its revision is stored with echoed
 delimiters stripped, so a final answer never carries one. The debate stops early when
 every extracted answer agrees (``auto`` extraction is strict here, so free-form answers
-never "agree" by accident). A member that fails in a round keeps its previous answer; the
+never "agree" by accident). Others are shown by their extracted answer when they have one
+(their full text otherwise), and a revision that has no answer does not replace an
+answer that had one: a 135M member otherwise lost the question in the quoted texts. A member that fails in a round keeps its previous answer; the
 transcript records the error. At most :data:`MAX_ROUNDS` rounds.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 
 from ..types import build_request
 from . import judge as J
@@ -32,10 +35,13 @@ __all__ = ["MAX_ROUNDS", "clean_turn", "debate_rounds"]
 MAX_ROUNDS = 10
 
 
+_ECHOED_HEADING = re.compile(r"(?im)^[ \t]*another answer:[ \t]*")
+
+
 def clean_turn(text: str) -> str:
-    """A member's revision without echoed delimiters (the text it started from when
-    nothing is left)."""
-    cleaned = strip_delimiters(text)
+    """A member's revision without echoed delimiters or "Another answer:" headings (the
+    text it started from, stripped of brackets, when nothing is left)."""
+    cleaned = _ECHOED_HEADING.sub("", strip_delimiters(text)).strip()
     return cleaned if cleaned else text.replace("<<<", "").replace(">>>", "").strip()
 
 
@@ -131,6 +137,9 @@ async def debate_rounds(
             break
         await run.rec.emit("round_start", stage="debate", round=r)
         snapshot = dict(latest)
+        # Others are shown by their extracted answer when there is one: a small model
+        # loses the question in long quoted texts and copies their prose.
+        shown = {o: answers[o] or t for o, t in snapshot.items()}
         turns = await asyncio.gather(
             *(
                 _debate_turn(
@@ -138,16 +147,23 @@ async def debate_rounds(
                     members[label],
                     r,
                     snapshot[label],
-                    [t for o, t in snapshot.items() if o != label],
+                    [t for o, t in shown.items() if o != label],
                 )
                 for label in snapshot
             )
         )
+        before = answers
+        answers = {}
         for t in turns:
-            latest[t.label] = t.text
             extra[t.label].append(t)
-        answers = {label: _extract_debate(run, t) for label, t in latest.items()}
-        turns = [dataclasses.replace(t, answer=answers[t.label]) for t in turns]
+            got = _extract_debate(run, t.text)
+            if got is None and before[t.label] is not None:
+                # Do no harm: a revision with no answer does not replace one that had one.
+                answers[t.label] = before[t.label]
+                continue
+            latest[t.label] = t.text
+            answers[t.label] = got
+        turns = [dataclasses.replace(t, answer=_extract_debate(run, t.text)) for t in turns]
         agreed = _agreed(answers)
         transcript.append(DebateRound(r, tuple(turns), agreed, dict(answers)))
         await run.rec.emit(
