@@ -23,7 +23,11 @@ back per row. ``generate`` always runs greedily; per row:
   greedy requests share a batch and a seed gives the same text alone or in a batch;
 * a row with ``schema=`` follows a grammar compiled from its JSON Schema and ends when the
   object is complete (:mod:`~fusionkit.models.local.constrained`); ``Completion.parsed`` is
-  set, and the base class validates it.
+  set, and the base class validates it;
+* a row with ``logprobs=True`` gets ``Completion.logprobs``: each generated token's
+  natural-log probability under the raw logits at temperature 1, before any grammar mask,
+  loop ban or sampling draw (:mod:`~fusionkit.models.local.logprobs`); rows that did not
+  ask pay nothing.
 
 Accounting, honestly:
 
@@ -70,6 +74,7 @@ from .loading import (
     resolve_dtype,
     special_ids,
 )
+from .logprobs import logprob_recorder_class
 from .progress import load_line
 from .prompts import prompt_ids
 from .quantization import DEFAULT_QUANTIZATION, Quantization, parse_quantization
@@ -317,9 +322,18 @@ class LocalModel(Model):
         config.top_k = None
         return config
 
-    def _processors(self, jobs: list[Job], prompt_len: int) -> tuple[list[Any], Any]:
-        """The batch's logits processors: grammar masks, loop breaker, then the sampler."""
+    def _processors(self, jobs: list[Job], prompt_len: int) -> tuple[list[Any], Any, Any]:
+        """The batch's logits processors and the grammar mask and logprob recorder among them.
+
+        In order: the logprob recorder (it must see the raw logits), grammar masks, loop
+        breaker, then the sampler. Pieces no row needs are left out.
+        """
         processors: list[Any] = []
+        recorder = None
+        asking = [i for i, j in enumerate(jobs) if j.request.logprobs]
+        if asking:
+            recorder = logprob_recorder_class()(asking, len(jobs))
+            processors.append(recorder)
         matchers = [self._grammars.matcher(j.request.schema) for j in jobs]
         mask = None
         if any(m is not None for m in matchers):
@@ -335,7 +349,7 @@ class LocalModel(Model):
         policies = [RowPolicy.of(j.request, self._top_k) for j in jobs]
         if not all(p.greedy for p in policies):
             processors.append(row_sampler_class()(policies))
-        return processors, mask
+        return processors, mask, recorder
 
     def _run_batch(self, jobs: list[Job]) -> None:
         """Serve jobs with one generate (in the worker thread) and resolve their futures."""
@@ -355,7 +369,7 @@ class LocalModel(Model):
             ids = [[self._pad_id] * (width - len(p)) + p for p in prompts]
             mask = [[0] * (width - len(p)) + [1] * len(p) for p in prompts]
             stopper = row_stopper_class()(jobs, width, self._tokenizer)
-            processors, grammar = self._processors(jobs, width)
+            processors, grammar, recorder = self._processors(jobs, width)
             budget = max(j.request.max_tokens for j in jobs)
             with torch.inference_mode():
                 out = self._model.generate(
@@ -367,6 +381,9 @@ class LocalModel(Model):
                     generation_config=self._generation_config(budget),
                 )
             rows = out[:, width:].tolist()
+            logprobs: list[list[float]] | None = None
+            if recorder is not None and out.shape[1] > width:
+                logprobs = recorder.finish(out[:, -1].tolist())
             first = stopper.first_token_at
             if streaming is not None and streaming.first_token_at is not None:
                 first = streaming.first_token_at
@@ -375,6 +392,8 @@ class LocalModel(Model):
                 completion = self._row_completion(
                     job, rows[i], len(prompts[i]), stopper.ended_at[i], first, done
                 )
+                if job.request.logprobs:
+                    completion = self._with_logprobs(completion, logprobs, i)
                 if grammar is not None and grammar.complete(i):
                     completion = self._with_parsed(completion)
                 if not job.future.done():
@@ -390,6 +409,17 @@ class LocalModel(Model):
         finally:
             if streaming is not None:
                 streaming.close()
+
+    @staticmethod
+    def _with_logprobs(
+        completion: Completion, logprobs: list[list[float]] | None, row: int
+    ) -> Completion:
+        """Attach a row's log-probabilities, one per generated token (padding cut off)."""
+        import dataclasses
+
+        n = completion.usage.completion_tokens
+        values = tuple(logprobs[row][:n]) if logprobs is not None else ()
+        return dataclasses.replace(completion, logprobs=values)
 
     @staticmethod
     def _with_parsed(completion: Completion) -> Completion:
