@@ -2,12 +2,14 @@
 final answers are voted on (Du et al. 2023); the judge breaks ties, and judges alone
 when no answer can be extracted (free-form questions).
 
-Measured on the embedded SmolLM2-135M (36 quality items, pool of 3, 2 rounds,
-benchmarks/bench_fusion_quality.py): before issue 13, with tagged blocks and a best-of
-judge at the end, debate scored 0.0 % against 11.1 % for a single greedy answer (-11.1
-points, paired 95 % CI [-22.2, -2.8]); the figures after this rewrite are in the
-module's entry in benchmarks/README.md. Among weak models debate is known to make
-answers worse; prefer ``vote`` for verifiable questions.
+Measured on the embedded SmolLM2-135M (the first 36 quality items, pool of 3, 2 rounds,
+``benchmarks/bench_fusion_quality.py --n 36 --modes single,debate``): with tagged
+``<<<RESPONSE X>>>`` blocks, full quoted texts and a best-of judge at the end, debate
+scored 0.0 % (0/36) against 11.1 % (4/36) for a single greedy answer (-11.1 points,
+paired 95 % CI [-22.2, -2.8]); with tag-free extracted answers, no-harm revisions and a
+final vote it scores 11.1 % (4/36), +0.0 points [-11.1, +11.1], with 0 final answers
+holding a delimiter. It does not beat a single answer on a 135M model (debate among
+weak models rarely does); prefer ``vote`` for verifiable questions.
 """
 
 from __future__ import annotations
