@@ -39,7 +39,7 @@ def test_demo_report_shows_decision_page_and_candidates(
     if reason:
         pytest.skip(f"no headless browser: {reason}")
     from fusionkit import demo
-    from fusionkit.models import embedded
+    from fusionkit.models.local import embedded
 
     monkeypatch.setattr(embedded, "edge_model", lambda **kw: _ScriptedEdge("edge", _reply))
     cfg = demo.DemoConfig(n_tasks=3, out=tmp_path / "demo.html", votes_path=tmp_path / "v.db")

@@ -65,7 +65,10 @@ def test_merge_on_the_edge_model(edge: Model) -> None:
     check_common(r, 2)
     assert [c.step for c in r.judge_calls][0] == "analysis"
     if not r.judgment.fallback:
-        assert r.judgment.method == "merge" and r.answer == r.judge_calls[-1].text.strip()
+        assert r.judgment.method == "merge"
+        # the synthesis, cleaned of any delimiter the small model echoed
+        assert r.answer and r.answer in r.judge_calls[-1].text
+        assert "<<<" not in r.answer and "RESPONSE" not in r.answer
 
 
 def test_debate_on_the_edge_model(edge: Model) -> None:
