@@ -7,9 +7,11 @@ Measured on the embedded SmolLM2-135M (the first 36 quality items, pool of 3, 2 
 ``<<<RESPONSE X>>>`` blocks, full quoted texts and a best-of judge at the end, debate
 scored 0.0 % (0/36) against 11.1 % (4/36) for a single greedy answer (-11.1 points,
 paired 95 % CI [-22.2, -2.8]); with tag-free extracted answers, no-harm revisions and a
-final vote it scores 11.1 % (4/36), +0.0 points [-11.1, +11.1], with 0 final answers
-holding a delimiter. It does not beat a single answer on a 135M model (debate among
-weak models rarely does); prefer ``vote`` for verifiable questions.
+final vote it scores 11.1 % (4/36), +0.0 points [-11.1, +11.1], and on the first 60
+items 10.0 % (6/60) against 13.3 % (8/60), -3.3 points [-11.7, +5.0] (no significant
+loss), with 0 final answers holding a delimiter. It does not beat a single answer on a
+135M model (debate among weak models rarely does); prefer ``vote`` for verifiable
+questions.
 """
 
 from __future__ import annotations
