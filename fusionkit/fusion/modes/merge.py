@@ -36,10 +36,12 @@ class Merge(Mode):
     async def decide(self, run: Run, ok: list[Candidate]) -> tuple[str, Judgment]:
         prompt = run.plan.prompt
         items = [(c.label, c.text) for c in by_label(ok)]
+        # Delimiters carry a nonce no candidate can predict or write (as best-of's do).
+        nonce = J.prompt_nonce(prompt, items)
         a = await ask_judge(
             run,
             "analysis",
-            J.analysis_messages(prompt, items),
+            J.analysis_messages(prompt, items, nonce),
             _read_analysis,
             J.ANALYSIS_SHAPE,
             schema=J.ANALYSIS_SCHEMA,
@@ -49,7 +51,7 @@ class Merge(Mode):
         s = await ask_judge(
             run,
             "synthesis",
-            J.synthesis_messages(prompt, items, a.value),
+            J.synthesis_messages(prompt, items, a.value, nonce),
             lambda reply: J.parse_synthesis(reply.text),
             J.SYNTHESIS_SHAPE,
             # Free text: a small model may echo the prompt's delimiters and carry on as if
