@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._progress import Progress
 from ._sync import sync_twin
 from .checks import CHECKS, Checker, check_answer, check_checker, tasks_from_frame
 from .errors import FusionkitError, InvalidRequestError, describe_error
@@ -273,7 +274,8 @@ async def aevaluate(
         conditions: The ways of answering to compare.
         max_tokens: Token limit of each answer.
         concurrency: Tasks in flight at once within a condition.
-        progress: Show tqdm progress bars (True), nothing (False), or call
+        progress: Show progress per condition (True: a line updated in place in a
+            notebook, lines on stderr in a terminal), nothing (False), or call
             ``progress(condition, done, total)``.
         check: How a reply is graded against the task's answer: ``"auto"`` (read it
             like a person, :func:`fusionkit.tasks.grade`), ``"exact"``, ``"numeric"``,
@@ -299,17 +301,13 @@ async def aevaluate(
     memory: dict[str, int | None] = {}
     sem = asyncio.Semaphore(concurrency)
     for cond in conditions:
-        bar = None
-        if progress is True:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=len(tasks), desc=f"{cond.name:>16}", unit="task", leave=True)
+        bar = Progress(True, len(tasks), f"evaluate {cond.name}") if progress is True else None
 
         async def one(task: Task, cond: Condition = cond, bar: Any = bar) -> dict[str, Any]:
             async with sem:
                 rec = await _run_one(task, cond, max_tokens, check)
             if bar is not None:
-                bar.update(1)
+                bar.step(f"task {task.id}")
             return rec
 
         t0 = time.perf_counter()

@@ -5,7 +5,7 @@ Every module is parsed with ``ast`` (nothing is imported). Imports inside functi
 not (they never run). The layers, lowest first — a module may import its own layer and
 the layers below, never above (docs/architecture.md explains each):
 
-0. core: errors, types, schema, _sync, _version, config, cache, parsing, _secrets,
+0. core: errors, types, schema, _sync, _progress, _version, config, cache, parsing, _secrets,
    asking, render.html (the one HTML environment every layer renders through) and
    render.report (the generic standalone page: HTML fragments in, one file out)
 1. models
@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, int], ...] = (
     ("fusionkit.types", 0),
     ("fusionkit.schema", 0),
     ("fusionkit._sync", 0),
+    ("fusionkit._progress", 0),
     ("fusionkit._version", 0),
     ("fusionkit.config", 0),
     ("fusionkit.cache", 0),

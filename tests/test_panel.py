@@ -607,32 +607,31 @@ def test_progress_false_is_silent_and_a_callable_gets_every_step(
         Panel(FakeModel("m", good())).review(CARD, progress="loud")  # type: ignore[arg-type]
 
 
-def test_progress_in_a_notebook_is_a_tqdm_bar(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tqdm.auto
+def test_progress_in_a_notebook_is_one_line_updated_in_place(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """In a notebook the panel's progress is a display updated in place, so a saved notebook
+    shows the finished count (a tqdm widget is saved as its first frame, "0/5")."""
+    import IPython.display
 
-    from fusionkit.panel import progress as progress_module
+    from fusionkit import _progress
 
-    bars: list[dict[str, object]] = []
+    shown: list[str] = []
 
-    class Bar:
-        def __init__(self, **kwargs: object) -> None:
-            self.state: dict[str, object] = {"kwargs": kwargs, "n": 0, "closed": False}
-            bars.append(self.state)
+    class Handle:
+        def update(self, obj: object) -> None:
+            shown.append(repr(obj))
 
-        def set_postfix_str(self, text: str, refresh: bool = True) -> None:
-            self.state["postfix"] = text
+    def display(obj: object, display_id: bool = False) -> Handle:
+        assert display_id is True
+        shown.append(repr(obj))
+        return Handle()
 
-        def update(self, n: int) -> None:
-            self.state["n"] = int(self.state["n"]) + n  # type: ignore[call-overload]
-
-        def close(self) -> None:
-            self.state["closed"] = True
-
-    monkeypatch.setattr(progress_module, "_in_notebook", lambda: True)
-    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", display)
     Panel(FakeModel("m", good())).review(CARD)
-    assert len(bars) == 1 and bars[0]["n"] == 5 and bars[0]["closed"] is True
-    assert bars[0]["kwargs"] == {"total": 5, "desc": "Panel", "unit": "review", "leave": True}
+    assert shown[0].startswith("Panel: 0/5")
+    assert shown[-1].startswith("Panel: 5/5")
 
 
 # -- arguments, sharing ----------------------------------------------------------------------

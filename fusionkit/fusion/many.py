@@ -11,7 +11,7 @@ from the cache at no cost and carries on with the rest (``n_cached`` counts the 
 answers served from the cache).
 
 Progress (:mod:`.progress`): each prompt as it finishes, with a running count of member
-and judge calls — a tqdm bar in a notebook, plain lines on stderr in a terminal.
+and judge calls — a line updated in place in a notebook, plain lines on stderr in a terminal.
 """
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ async def afuse_many(
     semaphore = asyncio.Semaphore(concurrency)
     if show is None:
         show = watching()
-    bar = Progress(show, len(texts), f"fuse_many {setup.mode.name}", unit="prompt")
+    bar = Progress(show, len(texts), f"fuse_many {setup.mode.name}")
     calls = _CallCount(bar)
     observe = chain(calls, on_event)
 

@@ -3,9 +3,11 @@
 A load takes from under a second (stored 4-bit weights) to minutes (a first conversion, a
 large model); a silent cell for that long looks hung. fusionkit shows one line of its own
 and silences the per-tensor bars of transformers and the GGUF reader
-(:func:`~fusionkit.models.local.loading.quiet_progress_bars`). In a notebook the line is a
-tqdm.auto widget; elsewhere it is plain text on stderr (no carriage-return animation to
-garble logs). ``progress=False`` prints nothing.
+(:func:`~fusionkit.models.local.loading.quiet_progress_bars`). The line is plain text on
+stderr everywhere, notebooks included: "loading …" appears at once and "done in N s" is
+appended to the same line, so a saved notebook shows the whole line with no kernel (a tqdm
+widget would be saved as its first frame, "loading" without "done"), and a log gets no
+carriage-return animation. ``progress=False`` prints nothing.
 """
 
 from __future__ import annotations
@@ -16,11 +18,6 @@ import time
 from collections.abc import Iterator
 
 __all__ = ["load_line"]
-
-
-def _in_notebook() -> bool:
-    shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
-    return type(shell).__name__ == "ZMQInteractiveShell"
 
 
 @contextlib.contextmanager
@@ -35,20 +32,6 @@ def load_line(what: str, *, enabled: bool = True) -> Iterator[None]:
         yield
         return
     start = time.perf_counter()
-    if _in_notebook():
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=1, desc=f"fusionkit: loading {what}", bar_format="{desc}{postfix}")
-        ok = False
-        try:
-            yield
-            ok = True
-        finally:
-            done = f"done in {time.perf_counter() - start:.1f} s" if ok else "failed"
-            bar.set_postfix_str(done, refresh=False)
-            bar.update(1)
-            bar.close()
-        return
     stream = sys.stderr
     stream.write(f"fusionkit: loading {what} … ")
     stream.flush()
