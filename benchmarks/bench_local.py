@@ -31,8 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from fusionkit.models.local.embedded import embedded_model_path  # noqa: E402
 from fusionkit.models.local import LocalModel  # noqa: E402
+from fusionkit.models.local.embedded import embedded_model_path  # noqa: E402
 from fusionkit.types import Completion  # noqa: E402
 
 # Open-ended prompts, so that every request really generates its whole budget.
