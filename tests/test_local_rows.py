@@ -7,14 +7,13 @@ no real model. Slow tests use the embedded SmolLM2-135M-Instruct in 4-bit.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from local_helpers import build_byte_model, open_byte_model, together
 
 from fusionkit.models.local import LocalModel
 from fusionkit.models.local.rows import looping_at
@@ -124,57 +123,17 @@ def test_stored_folder_is_keyed_on_the_source_files_and_the_dtype(tmp_path: Path
 
 @pytest.fixture(scope="module")
 def byte_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=300,
-        special_tokens=["<eos>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    corpus = ['{"verdict": "ship", "note": "fine"}', "the cat sat on the mat", "ship skip"] * 5
-    tok.train_from_iterator(corpus, trainer)
-    tokenizer = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>")
-    torch.manual_seed(0)
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=512,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.eos_token_id,
-    )
-    path = tmp_path_factory.mktemp("byte-model")
-    transformers.LlamaForCausalLM(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return build_byte_model(tmp_path_factory.mktemp("byte-model"))
 
 
 @pytest.fixture(scope="module")
 def byte_model(byte_model_path: Path) -> Iterator[LocalModel]:
-    model = LocalModel(
-        byte_model_path,
-        quantization=None,
-        device="cpu",
-        cache=False,
-        batch_window_s=0.2,
-        progress=False,
-    )
+    model = open_byte_model(byte_model_path)
     yield model
     model.close()
 
 
-def _together(model: LocalModel, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    async def go() -> list[Any]:
-        return await asyncio.gather(*(model.acomplete(p, **kw) for p, kw in calls))
-
-    return asyncio.run(go())
+_together = together
 
 
 def test_seeded_rows_give_the_same_text_alone_and_in_one_mixed_batch(
