@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -36,3 +37,29 @@ def edge_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         return path
     return tmp_path_factory.mktemp("edge-home")
+
+
+class Sleeps:
+    """A recording stand-in for asyncio.sleep: retries happen at once, waits are kept."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Any]:
+    """The project's real OpenAI-compatible test server on 127.0.0.1, one per module."""
+    from fusionkit.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server: Any) -> Any:
+    """The module's test server, reset to a clean script."""
+    server.reset()
+    return server

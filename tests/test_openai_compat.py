@@ -14,11 +14,11 @@ import pickle
 import socket
 import time
 import traceback
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from conftest import Sleeps
 
 from fusionkit.cache import ResponseCache
 from fusionkit.errors import (
@@ -49,28 +49,6 @@ TEST_KEY = "sk-or-v1-" + "0123456789abcdef" * 4
 openrouter = functools.partial(OpenAICompatModel.from_preset, PRESETS["openrouter"])
 openai = functools.partial(OpenAICompatModel.from_preset, PRESETS["openai"])
 ollama = functools.partial(OpenAICompatModel.from_preset, PRESETS["ollama"])
-
-
-class Sleeps:
-    """A recording stand-in for asyncio.sleep: retries happen at once, waits are kept."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: FakeOpenAIServer) -> FakeOpenAIServer:
-    server.reset()
-    return server
 
 
 @pytest.fixture

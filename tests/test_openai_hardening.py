@@ -14,10 +14,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 
 import httpx
 import pytest
+from conftest import Sleeps
 
 from fusionkit.errors import (
     APIStatusError,
@@ -28,26 +28,6 @@ from fusionkit.errors import (
 )
 from fusionkit.models.openai import OpenAICompatModel
 from fusionkit.testing import FakeOpenAIServer, Fault
-
-
-class Sleeps:
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: FakeOpenAIServer) -> FakeOpenAIServer:
-    server.reset()
-    return server
 
 
 def mock_model(handler, **kw: object) -> OpenAICompatModel:

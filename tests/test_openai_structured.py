@@ -7,11 +7,11 @@ FakeOpenAIServer honours response_format and can refuse json_schema (``structure
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from conftest import Sleeps
 
 from fusionkit.errors import BadRequestError, StructuredOutputError
 from fusionkit.models.openai import OpenAICompatModel
@@ -24,23 +24,6 @@ CITY = {
     "additionalProperties": False,
 }
 GOOD = '{"city": "Paris", "population": 2100000}'
-
-
-class Sleeps:
-    async def __call__(self, seconds: float) -> None:
-        return None
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeOpenAIServer]:
-    with FakeOpenAIServer() as srv:
-        yield srv
-
-
-@pytest.fixture
-def srv(server: FakeOpenAIServer) -> FakeOpenAIServer:
-    server.reset()
-    return server
 
 
 def make(srv: FakeOpenAIServer, model: str, **kw: Any) -> OpenAICompatModel:
