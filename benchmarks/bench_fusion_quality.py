@@ -39,6 +39,7 @@ import re
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -119,6 +120,7 @@ async def run_fusion(
         extract=_answer_kind(task),
         cache=args.cache,
         progress=False,
+        mode_options=args.mode_options.get(mode) or None,
     )
     try:
         r = await fk.afuse(task.prompt, pool, judge, mode, **kwargs)
@@ -209,6 +211,17 @@ def summarise(records: list[dict[str, Any]], modes: list[str], rounds: int, seed
             if k_ok:
                 by_kind[kind] = f"{int(sum(k_ok))}/{len(k_ok)}"
         row["by_kind"] = by_kind
+        by_level: dict[int, str] = {}
+        for level in sorted({int(r.get("difficulty") or 1) for r in records}):
+            l_ok = [
+                o
+                for o, r in zip(ok, records, strict=True)
+                if int(r.get("difficulty") or 1) == level
+            ]
+            by_level[level] = f"{int(sum(l_ok))}/{len(l_ok)}"
+        row["by_difficulty"] = by_level
+        ties = Counter(x.get("tie_break") for x in res if x.get("tie_break"))
+        row["tie_breaks"] = dict(ties)
         if mode != "single":
             oracle = [float(any(c["correct"] for c in x["candidates"] or [])) for x in res]
             row["oracle"] = _mean(oracle)
@@ -265,6 +278,19 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             f"| {k.get('word', '—')} | {k.get('choice', '—')} | {r['no_answer']} "
             f"| {r['delimiters']} | {r.get('fallbacks', '—')} | {r['median_s']:.1f} |"
         )
+    levels = sorted({lv for r in rows for lv in r.get("by_difficulty", {})})
+    if levels:
+        lines += [
+            "",
+            "Correct by difficulty (1 easiest), and how ties were broken:",
+            "",
+            "| mode | " + " | ".join(f"level {lv}" for lv in levels) + " | tie-breaks |",
+            "|---|" + "---:|" * len(levels) + "---|",
+        ]
+        for r in rows:
+            cells = " | ".join(r["by_difficulty"].get(lv, "—") for lv in levels)
+            ties = ", ".join(f"{k} {v}" for k, v in sorted(r.get("tie_breaks", {}).items()))
+            lines.append(f"| {r['mode']} | {cells} | {ties or '—'} |")
     return "\n".join(lines)
 
 
@@ -319,7 +345,7 @@ async def main_async(args: argparse.Namespace) -> None:
             if mode == "single":
                 res = await run_single(task, pool[0], args)
             else:
-                members = vote_pool if mode == "vote" else pool
+                members = vote_pool if mode in ("vote", "vote-weighted") else pool
                 res = await run_fusion(task, mode, members, judge, seed, args)
         records[i]["modes"][mode] = res
         done += 1
@@ -397,6 +423,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--cache", action="store_true", help="use the response cache")
     ap.add_argument("--bootstrap", type=int, default=BOOTSTRAP_ROUNDS)
     ap.add_argument("--items", default=None, help="a JSON-lines task file instead")
+    ap.add_argument(
+        "--mode-option",
+        action="append",
+        default=[],
+        metavar="MODE:KEY=VALUE",
+        help="an option of one mode (repeatable; VALUE read as JSON when it parses), "
+        "e.g. cascade:threshold=-0.5",
+    )
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     ap.add_argument(
         "--out",
@@ -404,6 +438,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="output path without suffix (.json and .md are written)",
     )
     args = ap.parse_args(argv)
+    args.mode_options = {}
+    for item in args.mode_option:
+        mode, sep, rest = item.partition(":")
+        key, eq, value = rest.partition("=")
+        if not (sep and eq and mode and key):
+            ap.error(f"--mode-option takes MODE:KEY=VALUE, got {item!r}")
+        try:
+            parsed: Any = json.loads(value)
+        except ValueError:
+            parsed = value
+        args.mode_options.setdefault(mode, {})[key] = parsed
     return args
 
 
