@@ -27,7 +27,7 @@ import os
 import re
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
@@ -59,6 +59,7 @@ class _Block:
     text: str = ""
     caption: str = ""
     anchor: str = ""
+    tiles: tuple[tuple[str, str, str], ...] = ()  # kind "stats": (label, value, note)
 
 
 class _ResourceFinder(HTMLParser):
@@ -140,7 +141,6 @@ class Report:
         self._blocks: list[_Block] = []
         self._anchors: set[str] = set()
         self._figures = 0
-        self._stats: list[tuple[tuple[str, str, str], ...]] = []
 
     def __repr__(self) -> str:
         return f"Report(title={self.title!r}, blocks={len(self._blocks)})"
@@ -215,8 +215,7 @@ class Report:
         for item in stats:
             label, value, *rest = (str(x) for x in item)
             tiles.append((label, value, rest[0] if rest else ""))
-        self._blocks.append(_Block("stats", html="", text="", caption="", anchor=""))
-        self._stats.append(tuple(tiles))
+        self._blocks.append(_Block("stats", tiles=tuple(tiles)))
         return self
 
     def add_frame(self, df: Any, caption: str = "", *, index: bool = True) -> Report:
@@ -286,20 +285,16 @@ class Report:
             stamp = when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         blocks = [
             # only HTML that fusionkit produced (add_html, to_html of a frame) is marked safe
-            _Block(b.kind, safe(b.html), b.text, b.caption, b.anchor)
-            if b.kind in {"html", "frame"}
-            else b
+            replace(b, html=safe(b.html)) if b.kind in {"html", "frame"} else b
             for b in self._blocks
         ]
-        stats = iter(self._stats)
-        tiles = [next(stats) if b.kind == "stats" else () for b in blocks]
         toc = [b for b in blocks if b.kind == "heading"]
         return render(
             _TEMPLATE,
             title=self.title,
             generated_at=stamp,
             version=_version(),
-            blocks=list(zip(blocks, tiles, strict=True)),
+            blocks=blocks,
             toc=toc if len(toc) >= 2 else [],
         )
 
