@@ -52,6 +52,8 @@ _CATEGORIES = [
 ]
 
 LETTERS = "ABCD"
+_NUMBER_ONLY = "Answer with just the number."
+_LETTER_ONLY = "Answer with the letter of the correct option."
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,25 +83,36 @@ def _arithmetic(rng: random.Random, i: int) -> Task:
     if op == "-" and b > a:
         a, b = b, a
     value = a + b if op == "+" else a - b
-    prompt = f"What is {a} {op} {b}? Answer with just the number."
+    prompt = f"What is {a} {op} {b}? {_NUMBER_ONLY}"
     return Task(f"arith-{i}", "arithmetic", prompt, str(value))
 
 
-def _choice(rng: random.Random, i: int) -> Task:
-    if rng.random() < 0.5:
-        country, capital = rng.choice(_CAPITALS)
-        wrong = rng.sample([c for _, c in _CAPITALS if c != capital], 3)
-        question = f"What is the capital of {country}?"
-        right = capital
-    else:
-        what, right, distractors = rng.choice(_CATEGORIES)
-        wrong = rng.sample(distractors, 3)
-        question = f"Which of these is {what}?"
+def _capital_question(rng: random.Random) -> tuple[str, str, list[str]]:
+    """``(question, right option, three wrong options)``: a capital among capitals."""
+    country, right = rng.choice(_CAPITALS)
+    wrong = rng.sample([c for _, c in _CAPITALS if c != right], 3)
+    return f"What is the capital of {country}?", right, wrong
+
+
+def _category_question(rng: random.Random) -> tuple[str, str, list[str]]:
+    """``(question, right option, three wrong options)``: one thing of a category."""
+    what, right, distractors = rng.choice(_CATEGORIES)
+    return f"Which of these is {what}?", right, rng.sample(distractors, 3)
+
+
+def _options(rng: random.Random, right: str, wrong: Iterable[str]) -> tuple[str, str]:
+    """The options shuffled as ``A) ...`` lines, and the right option's letter."""
     options = [right, *wrong]
     rng.shuffle(options)
     lines = "\n".join(f"{LETTERS[k]}) {opt}" for k, opt in enumerate(options))
-    prompt = f"{question}\n{lines}\nAnswer with the letter of the correct option."
-    return Task(f"mc-{i}", "choice", prompt, LETTERS[options.index(right)])
+    return lines, LETTERS[options.index(right)]
+
+
+def _choice(rng: random.Random, i: int) -> Task:
+    ask = _capital_question if rng.random() < 0.5 else _category_question
+    question, right, wrong = ask(rng)
+    lines, letter = _options(rng, right, wrong)
+    return Task(f"mc-{i}", "choice", f"{question}\n{lines}\n{_LETTER_ONLY}", letter)
 
 
 def make_tasks(
@@ -160,9 +173,6 @@ QUALITY_SEED = 2026
 QUALITY_ITEMS_PATH = (
     Path(__file__).resolve().parent.parent / "benchmarks" / "data" / ("quality_items.jsonl")
 )
-
-_NUMBER_ONLY = "Answer with just the number."
-_LETTER_ONLY = "Answer with the letter of the correct option."
 
 _HARD_CAPITALS = [
     ("Canada", "Ottawa"),
@@ -275,22 +285,11 @@ def _q_word(rng: random.Random, level: int, i: int) -> Task:
     return Task(f"q-word-{level}-{i:03d}", "word", prompt, str(value), level)
 
 
-def _options(rng: random.Random, right: str, wrong: Iterable[str]) -> tuple[str, str]:
-    options = [right, *wrong]
-    rng.shuffle(options)
-    lines = "\n".join(f"{LETTERS[k]}) {opt}" for k, opt in enumerate(options))
-    return lines, LETTERS[options.index(right)]
-
-
 def _q_choice(rng: random.Random, level: int, i: int) -> Task:
     if level == 1:
-        country, right = rng.choice(_CAPITALS)
-        wrong = rng.sample([c for _, c in _CAPITALS if c != right], 3)
-        question = f"What is the capital of {country}?"
+        question, right, wrong = _capital_question(rng)
     elif level == 2:
-        what, right, distractors = rng.choice(_CATEGORIES)
-        wrong = rng.sample(distractors, 3)
-        question = f"Which of these is {what}?"
+        question, right, wrong = _category_question(rng)
     elif level == 3:
         a, b = rng.randint(3, 12), rng.randint(3, 12)
         value = a * b
