@@ -2,8 +2,8 @@
 
 Split from :mod:`fusionkit.cli` (the commands) and :mod:`fusionkit.cli_output` (what is
 printed): flags are checked by argparse (the types below), the rest by
-:func:`check_fuse` — each spec's form, the mode's judge, ``--mode-option`` values and a
-dry run of the engine's own validation over stand-in models. :func:`resolve` then builds
+:func:`check_fuse` — each spec's form, ``--mode-option`` values and a dry run of the
+engine's own validation over stand-in models (the mode, its judge, every value). :func:`resolve` then builds
 remote models before local ones, so a missing API key shows in a second, not after a
 minute of loading the edge model. The engine's messages name Python arguments;
 :func:`cli_words` puts the flags in their place.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .errors import InvalidRequestError
-from .fusion.modes import all_modes, get_mode
+from .fusion.modes import all_modes
 
 if TYPE_CHECKING:  # pragma: no cover
     from .models.base import Model
@@ -182,7 +182,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 # The engine's messages name Python arguments; on the command line the flags are meant.
 _FLAG_WORDS = (
-    (re.compile(r"\bpass judge=<a model or spec>"), "add --judge SPEC (e.g. --judge edge)"),
+    (
+        re.compile(r"\bmode '([\w-]+)' needs a judge: pass judge=<a model or spec>"),
+        r"--mode \1 needs a judge: add --judge SPEC (e.g. --judge edge)",
+    ),
     (re.compile(r"\bmode='vote'"), "--mode vote"),
     (re.compile(r"\bjudge_max_tokens\b"), "--judge-max-tokens"),
     (re.compile(r"\bmax_tokens\b"), "--max-tokens"),
@@ -266,12 +269,6 @@ def check_fuse(args: argparse.Namespace) -> tuple[list[str], dict[str, object]]:
         raise InvalidRequestError("--pool is empty: give comma-separated specs, e.g. edge,edge.")
     if not args.prompt.strip():
         raise InvalidRequestError("the prompt is empty: give the question in quotes.")
-    mode = get_mode(args.mode)
-    if mode.needs_judge and not args.judge:
-        raise InvalidRequestError(
-            f"--mode {mode.name} needs a judge: add --judge SPEC (e.g. --judge edge), or use "
-            "--mode vote, which needs none."
-        )
     for spec in specs:
         _check_spec(spec, "--pool")
     if args.judge:
