@@ -5,14 +5,14 @@ A fusion is planned, then run by its mode (:mod:`.modes`, one object per mode):
 - :func:`~.prepare.prepare_setup` and :func:`~.prepare.plan_for` validate every argument
   before any model is called and fix the seed, labels and member requests.
 - The mode **collects** the candidates (:meth:`~.modes.base.Mode.collect`): every pool
-  member in parallel (:func:`stage1_collect`, one ``asyncio.gather``, each member under
-  its own timeout; a member that fails becomes a Candidate with ``error`` set, and only
-  when every member fails is :class:`FusionError` raised); debate then runs its rounds
-  (:func:`debate_rounds`).
-- The mode **decides** (:func:`stage2_judge`): ``best-of`` (scores and a winner,
-  optionally judged twice in swapped order), ``merge`` (structured analysis, then a
-  synthesis), ``debate`` (the judge picks the best final answer) or ``vote`` (majority
-  of extracted answers; ties go to the judge if there is one).
+  member in parallel (:func:`~.pool.stage1_collect`, one ``asyncio.gather``, each member
+  under its own timeout; a member that fails becomes a Candidate with ``error`` set, and
+  only when every member fails is :class:`FusionError` raised); debate then runs its
+  rounds (:func:`~.debate.debate_rounds`).
+- The mode **decides** (:meth:`~.modes.base.Mode.fuse_candidates`): ``best-of`` (scores
+  and a winner, optionally judged twice in swapped order), ``merge`` (structured analysis,
+  then a synthesis), ``debate`` (the judge picks the best final answer) or ``vote``
+  (majority of extracted answers; ties go to the judge if there is one).
 
 Every model call goes through :func:`~.calls.timed_call` (timing, events, the record).
 
@@ -43,13 +43,11 @@ from typing import Any
 from .._sync import sync_twin
 from ..errors import InvalidRequestError
 from ..models.base import Model
-from .debate import debate_rounds
 from .events import FusionEvent
 from .modes import DEFAULT_MODE, MODES
-from .pool import stage1_collect
 from .prepare import SELF_MOA_TEMPERATURE, check_prompt, plan_for, prepare_setup
 from .progress import FusionProgress, Progress, ProgressLike, check_progress, watching
-from .result import Candidate, FusionResult, Judgment, Timings
+from .result import FusionResult, Timings
 from .state import EventCallback, Plan, Recorder, Run
 from .vote import Extractor
 
@@ -58,23 +56,11 @@ __all__ = [
     "SELF_MOA_TEMPERATURE",
     "afuse",
     "chain",
-    "debate_rounds",
     "fuse",
     "run_plan",
-    "stage1_collect",
-    "stage2_judge",
 ]
 
 PoolItem = Model | str
-
-
-async def stage2_judge(run: Run, candidates: list[Candidate]) -> tuple[str, Judgment]:
-    """Turn the candidates into one answer according to the run's mode.
-
-    Returns:
-        ``(answer, judgment)``.
-    """
-    return await run.plan.mode.fuse_candidates(run, candidates)
 
 
 async def run_plan(
