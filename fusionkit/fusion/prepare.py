@@ -29,18 +29,16 @@ from ..models.base import Model
 from ..types import Completion, Request, build_request
 from .debate import MAX_ROUNDS
 from .labels import labels_for, shuffle_order
-from .modes import MODES, Mode, get_mode
+from .modes import Mode, get_mode
 from .state import Member, Plan
 from .vote import Extractor, detect_choices
 
 __all__ = [
-    "MODES",
     "SELF_MOA_TEMPERATURE",
     "Setup",
     "UnavailableModel",
     "check_prompt",
     "plan_for",
-    "prepare",
     "prepare_setup",
     "resolve_model",
     "resolve_models",
@@ -334,12 +332,3 @@ def plan_for(prompt: object, setup: Setup) -> Plan:
         choices=detect_choices(prompt),
         options=setup.options,
     )
-
-
-def prepare(prompt: object, pool: object, judge: object, mode: object, **kwargs: Any) -> Plan:
-    """:func:`prepare_setup` then :func:`plan_for`: one fusion's plan.
-
-    The prompt is checked first, so an empty prompt is reported before anything else.
-    """
-    prompt = check_prompt(prompt)
-    return plan_for(prompt, prepare_setup(pool, judge, mode, **kwargs))

@@ -3,7 +3,7 @@
 Split in two so that what was decided and what happens are not mixed up:
 
 - :class:`Plan` (frozen): the validated arguments — prompt, mode, members with their
-  labels and requests, judge, limits — made once by :func:`~.prepare.prepare`.
+  labels and requests, judge, limits — made once by :func:`~.prepare.plan_for`.
 - :class:`Recorder` (mutable): the clock, the event log and the judge calls, written as
   the fusion runs.
 
@@ -46,7 +46,7 @@ class Member:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """Everything decided before the first model call (see :func:`~.prepare.prepare`)."""
+    """Everything decided before the first model call (see :func:`~.prepare.plan_for`)."""
 
     prompt: str
     mode: Mode

@@ -1,6 +1,6 @@
 """What a fusion mode is: one object that collects candidates, decides, and describes itself.
 
-The engine, :func:`~fusionkit.fusion.prepare.prepare`, the console, the CLI, the tables
+The engine, :func:`~fusionkit.fusion.prepare.prepare_setup`, the console, the CLI, the tables
 and the result all read a mode from the registry (:mod:`fusionkit.fusion.modes`) instead
 of testing its name. A mode owns:
 
