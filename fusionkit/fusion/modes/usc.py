@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from ..judging import consistency_verdict, fallback, judge_fields
+from ..judging import consistency_verdict, fallback
 from ..labels import by_label
 from ..records import Candidate, Judgment
-from ..vote import extract_answer, majority
 from .base import Mode
+from .vote import count_votes
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..state import Run
@@ -40,12 +40,7 @@ class UniversalSelfConsistency(Mode):
     method: ClassVar[str] = "judge"
 
     async def decide(self, run: Run, ok: list[Candidate]) -> tuple[str, Judgment]:
-        plan = run.plan
-        answers = {
-            c.label: extract_answer(c.text, kind=plan.extract, choices=plan.choices) for c in ok
-        }
-        tally = majority([answers[c.label] for c in ok])
-        base = {"votes": tally.counts, "answers": answers, **judge_fields(run)}
+        answers, tally, base = count_votes(run, ok)
         if len(tally.counts) == 1 and tally.voters == len(ok):
             rep = next(c for c in ok if answers[c.label] == tally.winner)
             return rep.text, Judgment(

@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..events import FusionEvent
 from ..judging import fallback, judge_fields, verdict
@@ -41,13 +41,20 @@ from ..labels import by_label
 from ..pool import stage1_collect
 from ..records import Candidate, Judgment
 from ..state import Run
-from ..vote import extract_answer, majority
+from ..vote import Tally, extract_answer, majority
 from .base import Collected, Mode
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..result import FusionResult
 
-__all__ = ["CONFIDENCE_MARGIN", "Vote", "WeightedVote", "confidence", "with_logprobs"]
+__all__ = [
+    "CONFIDENCE_MARGIN",
+    "Vote",
+    "WeightedVote",
+    "confidence",
+    "count_votes",
+    "with_logprobs",
+]
 
 #: How far (in summed geometric-mean token probability) one tied answer must lead the
 #: others for confidence to break the tie; closer than this, the judge decides.
@@ -70,6 +77,17 @@ def with_logprobs(run: Run) -> Run:
         for m in plan.members
     )
     return Run(dataclasses.replace(plan, members=members), run.rec)
+
+
+def count_votes(
+    run: Run, ok: list[Candidate]
+) -> tuple[dict[str, str | None], Tally, dict[str, Any]]:
+    """Each candidate's extracted answer (by label), their majority, and the judgment
+    fields every vote-based decision carries (``votes``, ``answers``, the judge's)."""
+    plan = run.plan
+    answers = {c.label: extract_answer(c.text, kind=plan.extract, choices=plan.choices) for c in ok}
+    tally = majority([answers[c.label] for c in ok])
+    return answers, tally, {"votes": tally.counts, "answers": answers, **judge_fields(run)}
 
 
 def _by_confidence(
@@ -116,12 +134,7 @@ class Vote(Mode):
         return {k: v for k, v in got.items() if v is not None}
 
     async def decide(self, run: Run, ok: list[Candidate]) -> tuple[str, Judgment]:
-        plan = run.plan
-        answers = {
-            c.label: extract_answer(c.text, kind=plan.extract, choices=plan.choices) for c in ok
-        }
-        tally = majority([answers[c.label] for c in ok])
-        base = {"votes": tally.counts, "answers": answers, **judge_fields(run)}
+        answers, tally, base = count_votes(run, ok)
         if tally.voters == 0:
             text, j = await fallback(run, ok, "no candidate's answer could be extracted")
             return text, dataclasses.replace(j, method="vote", answers=answers)
@@ -132,99 +145,75 @@ class Vote(Mode):
             if a is not None:
                 voters.setdefault(a, []).append(c)
         weights = self._weights(ok)
+        note = None
+        if self.weighted and weights is None:
+            note = "no log-probabilities reported: every answer counted once"
+
+        def chosen(rep: Candidate, rationale: str, **extra: Any) -> tuple[str, Judgment]:
+            extra = {"note": note, **extra, **base}
+            return rep.text, Judgment(method="vote", winner=rep.label, rationale=rationale, **extra)
+
         if self.weighted and weights is not None:
             mass = {a: sum(weights[c.label] for c in cs) for a, cs in voters.items()}
             best = max(mass.values())
             top = tuple(a for a in tally.counts if mass[a] >= best - 1e-12)
             shown = ", ".join(f"{a!r}: {mass[a]:.2f}" for a in tally.counts)
             if len(top) == 1:
-                rep = voters[top[0]][0]
-                return rep.text, Judgment(
-                    method="vote",
-                    winner=rep.label,
-                    rationale=(
-                        f"{top[0]!r} carries the most confidence-weighted votes ({shown}; "
-                        f"counts {summary})."
-                    ),
-                    **base,
+                return chosen(
+                    voters[top[0]][0],
+                    f"{top[0]!r} carries the most confidence-weighted votes ({shown}; "
+                    f"counts {summary}).",
                 )
             tally = dataclasses.replace(tally, top=top, winner=None)
-        note = None
-        if self.weighted and weights is None:
-            note = "no log-probabilities reported: every answer counted once"
         if tally.winner is not None:
-            rep = voters[tally.winner][0]
-            return rep.text, Judgment(
-                method="vote",
-                winner=rep.label,
-                rationale=(
-                    f"{tally.counts[tally.winner]} of {tally.voters} extracted answers are "
-                    f"{tally.winner!r} ({summary})."
-                ),
-                note=note,
-                **base,
+            return chosen(
+                voters[tally.winner][0],
+                f"{tally.counts[tally.winner]} of {tally.voters} extracted answers are "
+                f"{tally.winner!r} ({summary}).",
             )
         reps = [voters[a][0] for a in tally.top]
         tied = " and ".join(repr(a) for a in tally.top)
         rep, sums = _by_confidence(reps, voters, answers)
         if rep is not None:
             sure = ", ".join(f"{a!r}: {v:.2f}" for a, v in sums.items())
-            return rep.text, Judgment(
-                method="vote",
-                winner=rep.label,
-                rationale=(
-                    f"Tie between {tied} ({summary}); its voters were surest of "
-                    f"{answers[rep.label]!r} (summed token confidence {sure})."
-                ),
+            return chosen(
+                rep,
+                f"Tie between {tied} ({summary}); its voters were surest of "
+                f"{answers[rep.label]!r} (summed token confidence {sure}).",
                 tie_break="confidence",
-                note=note,
-                **base,
             )
-        if plan.judge is not None:
-            fields, problem = await verdict(run, by_label(reps), "tie-break")
-            calls = len(run.rec.judge_calls)
-            if fields is not None:
-                rep = next(c for c in reps if c.label == fields["winner"])
-                return rep.text, Judgment(
-                    method="vote",
-                    winner=rep.label,
-                    scores=fields["scores"],
-                    rationale=f"Tie between {tied} ({summary}); the judge chose "
-                    f"{answers[rep.label]!r}: {fields['rationale']}",
-                    raw=fields["raw"],
-                    attempts=calls,
-                    tie_break="judge",
-                    swap_agreement=fields.get("swap_agreement"),
-                    note=fields.get("note") or note,
-                    **base,
-                )
-            last = run.rec.judge_calls[-1].text if run.rec.judge_calls else ""
-            return reps[0].text, Judgment(
-                method="vote",
-                winner=reps[0].label,
-                rationale=(
-                    f"Tie between {tied} ({summary}); confidence could not tell them apart "
-                    "and the judge could not break it, so the earliest candidate's answer "
-                    "was taken."
-                ),
-                raw=last,
-                attempts=calls,
-                fallback=True,
-                fallback_reason=f"judge tie-break unusable: {problem}",
-                tie_break="earliest",
-                note=note,
-                **base,
-            )
-        return reps[0].text, Judgment(
-            method="vote",
-            winner=reps[0].label,
-            rationale=(
+        if run.plan.judge is None:
+            return chosen(
+                reps[0],
                 f"Tie between {tied} ({summary}); confidence could not tell them apart and no "
-                "judge was given, so the earliest candidate's answer was taken."
-            ),
+                "judge was given, so the earliest candidate's answer was taken.",
+                tie_break="earliest",
+            )
+        fields, problem = await verdict(run, by_label(reps), "tie-break")
+        calls = len(run.rec.judge_calls)
+        if fields is not None:
+            rep = next(c for c in reps if c.label == fields["winner"])
+            return chosen(
+                rep,
+                f"Tie between {tied} ({summary}); the judge chose "
+                f"{answers[rep.label]!r}: {fields['rationale']}",
+                scores=fields["scores"],
+                raw=fields["raw"],
+                attempts=calls,
+                tie_break="judge",
+                swap_agreement=fields.get("swap_agreement"),
+                note=fields.get("note") or note,
+            )
+        return chosen(
+            reps[0],
+            f"Tie between {tied} ({summary}); confidence could not tell them apart "
+            "and the judge could not break it, so the earliest candidate's answer "
+            "was taken.",
+            raw=run.rec.judge_calls[-1].text if run.rec.judge_calls else "",
+            attempts=calls,
+            fallback=True,
+            fallback_reason=f"judge tie-break unusable: {problem}",
             tie_break="earliest",
-            note=note,
-            **base,
         )
 
     def verdict_parts(self, result: FusionResult) -> list[str]:
