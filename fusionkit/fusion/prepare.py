@@ -166,7 +166,7 @@ class Setup:
     rounds: int
     system: str | None
     max_tokens: int
-    temperature: float | None
+    temperatures: tuple[float, ...]
     timeouts: tuple[float | None, ...]
     judge_timeout: float | None
     judge_max_tokens: int
@@ -267,6 +267,10 @@ def prepare_setup(
             UserWarning,
             stacklevel=warn_stacklevel,
         )
+    if temperature is None:  # greedy, but a repeated model samples (Self-MoA)
+        temps = tuple(SELF_MOA_TEMPERATURE if counts[m.identity] > 1 else 0.0 for m in models)
+    else:
+        temps = (float(temperature),) * len(models)
     in_pool = judge_model is not None and any(
         m is judge_model or m.identity == judge_model.identity for m in models
     )
@@ -279,7 +283,7 @@ def prepare_setup(
         rounds=rounds,
         system=system,
         max_tokens=max_tokens,
-        temperature=temperature,
+        temperatures=temps,
         timeouts=timeouts,
         judge_timeout=jt,
         judge_max_tokens=judge_max_tokens,
@@ -302,18 +306,12 @@ def plan_for(prompt: object, setup: Setup) -> Plan:
     seed = setup.seed
     if seed is None:
         seed = _derive_seed(prompt, setup.mode.name, models)
-    counts: dict[str, int] = {}
-    for m in models:
-        counts[m.identity] = counts.get(m.identity, 0) + 1
     labels = labels_for(len(models))
     order = shuffle_order(len(models), seed)
     label_of = {pool_index: labels[pos] for pos, pool_index in enumerate(order)}
     members = []
     for i, m in enumerate(models):
-        t = setup.temperature
-        if t is None:
-            t = SELF_MOA_TEMPERATURE if counts[m.identity] > 1 else 0.0
-        request = dataclasses.replace(base, temperature=float(t), seed=seed + i)
+        request = dataclasses.replace(base, temperature=setup.temperatures[i], seed=seed + i)
         members.append(Member(i, label_of[i], m, request, setup.timeouts[i]))
     return Plan(
         prompt=prompt,
