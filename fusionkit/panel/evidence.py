@@ -103,10 +103,6 @@ def _pct(x: float) -> str:
     return f"{x * 100:.0f} %"
 
 
-def _ratio(x: float) -> str:
-    return f"{x * 100:.0f} %"
-
-
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Measured figures for the decision page.
@@ -223,8 +219,8 @@ class Evidence:
             if cc is None or not cb:
                 continue
             out.append(
-                f"{c.condition}: {_ratio(c.accuracy / best.accuracy)} of {best.condition}'s "
-                f"accuracy at {_ratio(cc / cb)} of its {unit} "
+                f"{c.condition}: {_pct(c.accuracy / best.accuracy)} of {best.condition}'s "
+                f"accuracy at {_pct(cc / cb)} of its {unit} "
                 f"({c.escalation_text} of prompts escalated)."
             )
         return out
