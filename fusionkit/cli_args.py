@@ -189,7 +189,6 @@ _FLAG_WORDS = (
     (re.compile(r"\bmode='vote'"), "--mode vote"),
     (re.compile(r"\bjudge_max_tokens\b"), "--judge-max-tokens"),
     (re.compile(r"\bmax_tokens\b"), "--max-tokens"),
-    (re.compile(r"\bmode_options=\{'(\w+)': fk\.edge_model\(\)\}"), r"--mode-option \1=edge"),
     (re.compile(r"\bmode_options=\{'(\w+)': ([^}]*)\}"), r"--mode-option \1=\2"),
     (re.compile(r"\bmode_options\b"), "--mode-option"),
     (re.compile(r"\bjudge_timeout\b"), "--timeout"),
