@@ -162,7 +162,7 @@ def _locate_choice(text: str, choices: Mapping[str, str], *, strict: bool) -> Ex
             continue
         found = choice_from(segment, choices, whole=False)
         if found:
-            return Extraction(found[0], "boxed" if source == "boxed" else "marker", (start, end))
+            return Extraction(found[0], source, (start, end))
     if strict and len(text.split()) > SHORT_ANSWER_WORDS:
         return _NONE
     for m in reversed(list(BOLD.finditer(text))):
@@ -195,15 +195,13 @@ def _locate_value(text: str, *, kind: str, strict: bool, question: str | None) -
         if numeric:
             value = segment_number(offset_text, s, e)
             if value is not None:
-                return Extraction(value, "boxed" if source == "boxed" else "marker", (start, end))
+                return Extraction(value, source, (start, end))
         if kind in ("auto", "text"):
             first = offset_text[s:e].strip().split("\n", 1)[0]
             if first and len(first.split()) <= SHORT_ANSWER_WORDS:
                 value = text_value(first)
                 if value:
-                    return Extraction(
-                        value, "boxed" if source == "boxed" else "marker", (start, end)
-                    )
+                    return Extraction(value, source, (start, end))
     if strict and not short:
         return _NONE
     for m in reversed(list(BOLD.finditer(text))):
