@@ -74,6 +74,10 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _null_constant(name: str) -> None:
+    return None
+
+
 def _nesting_depth(text: str) -> int:
     """Deepest bracket nesting of a JSON text (strings skipped), in one linear pass."""
     depth = deepest = 0
@@ -97,20 +101,28 @@ def _nesting_depth(text: str) -> int:
     return deepest
 
 
-def loads_bounded(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str = "JSON") -> Any:
+def loads_bounded(
+    text: str | bytes,
+    *,
+    max_depth: int = MAX_DEPTH,
+    what: str = "JSON",
+    non_finite_as_null: bool = False,
+) -> Any:
     """Decode JSON from outside the program without any way to crash or hang.
 
     Args:
         text: The JSON text (bytes are decoded as UTF-8 with replacement).
         max_depth: Deepest nesting accepted.
         what: What the text is, for the error message ("the server's body", ...).
+        non_finite_as_null: Read bare ``NaN``/``Infinity``/``-Infinity`` (which Python-style
+            servers write, though JSON has none) as null instead of rejecting the text.
 
     Returns:
         The decoded value.
 
     Raises:
         ResponseFormatError: Not JSON, nested deeper than ``max_depth``, larger than 16 MiB,
-            NaN/Infinity, or an integer too long to convert.
+            NaN/Infinity (unless ``non_finite_as_null``), or an integer too long to convert.
     """
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
@@ -126,8 +138,9 @@ def loads_bounded(text: str | bytes, *, max_depth: int = MAX_DEPTH, what: str = 
         raise ResponseFormatError(
             f"{what} is nested {depth} levels deep (more than {max_depth}); refusing to decode it."
         )
+    constant = _null_constant if non_finite_as_null else _reject_constant
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise ResponseFormatError(f"{what} is not valid JSON: {exc}") from None
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -127,19 +126,13 @@ class Wire:
         return redact(text, self.secrets)
 
     def _decode(self, raw: bytes | str, what: str) -> Any:
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
+        # Python-style servers write NaN/Infinity (in usage, mostly). JSON has neither:
+        # read them as null, so a count or cost becomes unknown, not the whole answer.
         try:
-            return loads_bounded(text, what=what)
+            return loads_bounded(raw, what=what, non_finite_as_null=True)
         except ResponseFormatError as exc:
-            problem = str(exc)
-        if "NaN" in text or "Infinity" in text:
-            # Python-style servers write NaN/Infinity (in usage, mostly). JSON has neither:
-            # read them as null, so a count or cost becomes unknown, not the whole answer.
-            try:
-                return loads_bounded(_NON_FINITE.sub(_null_outside_strings, text), what=what)
-            except ResponseFormatError:
-                pass
-        raise self.format_error(problem, text.encode())
+            body = raw if isinstance(raw, bytes) else raw.encode()
+            raise self.format_error(str(exc), body) from None
 
     def completion_from_json(
         self, raw: bytes, content_type: str, start: float, ttft: float | None
@@ -360,15 +353,6 @@ class Wire:
         return ConfigurationError(
             f"{self.name}: cannot use base_url {self.display_url!r}: {self.redact(str(exc))}."
         )
-
-
-# A JSON string (kept as it is) or a bare NaN / Infinity / -Infinity token (made null).
-_NON_FINITE = re.compile(r'"(?:[^"\\]|\\.)*"|-?\b(?:NaN|Infinity)\b')
-
-
-def _null_outside_strings(match: re.Match[str]) -> str:
-    token = match.group(0)
-    return token if token.startswith('"') else "null"
 
 
 def _error_text(error: Any) -> str:
