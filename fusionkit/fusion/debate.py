@@ -154,16 +154,15 @@ async def debate_rounds(
         )
         before = answers
         answers = {}
+        turns = [dataclasses.replace(t, answer=_extract_debate(run, t.text)) for t in turns]
         for t in turns:
             extra[t.label].append(t)
-            got = _extract_debate(run, t.text)
-            if got is None and before[t.label] is not None:
+            if t.answer is None and before[t.label] is not None:
                 # Do no harm: a revision with no answer does not replace one that had one.
                 answers[t.label] = before[t.label]
                 continue
             latest[t.label] = t.text
-            answers[t.label] = got
-        turns = [dataclasses.replace(t, answer=_extract_debate(run, t.text)) for t in turns]
+            answers[t.label] = t.answer
         agreed = _agreed(answers)
         transcript.append(DebateRound(r, tuple(turns), agreed, dict(answers)))
         await run.rec.emit(
