@@ -38,7 +38,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -447,14 +446,9 @@ def fix(path: str | os.PathLike[str], *, static: bool = False) -> list[str]:
     changes = strip_widget_state(nb) if static else []
     changes += fix_widget_metadata(nb)
     if changes:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                nbformat.write(nb, handle)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from .render.report import write_atomically
+
+        write_atomically(target, lambda handle: nbformat.write(nb, handle))
     return changes
 
 

@@ -27,16 +27,17 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from ..errors import InvalidRequestError
 from .html import escape, render, safe
 
-__all__ = ["Report", "find_external_resources"]
+__all__ = ["Report", "find_external_resources", "write_atomically"]
 
 _TEMPLATE = "report_page.html"
 _REMOTE = re.compile(r"^\s*(?:https?:)?//", re.IGNORECASE)
@@ -313,17 +314,25 @@ class Report:
         target = Path(path).expanduser().resolve()
         target.parent.mkdir(parents=True, exist_ok=True)
         page = self.to_html()
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(page)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(target, lambda handle: handle.write(page))
         return target
+
+
+def write_atomically(target: Path, write: Callable[[TextIO], object]) -> None:
+    """Write a UTF-8 text file atomically: ``write(handle)`` fills a temporary file beside
+    ``target``, which is then renamed over it, so a reader (or a crash) never sees half a
+    file. The folder must exist.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _version() -> str:

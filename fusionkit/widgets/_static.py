@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import threading
 import uuid
 import weakref
@@ -58,6 +57,7 @@ from typing import Any
 
 from ..errors import FusionkitError, InvalidRequestError, MissingDependencyError
 from ..render.html import STYLE, escape
+from ..render.report import write_atomically
 
 __all__ = ["HTMLSnapshot", "ShareReport", "StaticSnapshot", "WIDGET_VIEW_MIME", "share"]
 
@@ -330,12 +330,5 @@ def share(
     state_removed = "widgets" in nb.get("metadata", {})
     nb.get("metadata", {}).pop("widgets", None)
     target = Path(out) if out is not None else source
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            nbformat.write(nb, handle)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(target, lambda handle: nbformat.write(nb, handle))
     return ShareReport(target, refreshed, stale, removed, state_removed)
