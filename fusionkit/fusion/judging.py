@@ -35,7 +35,6 @@ from .vote import fallback_choice
 
 __all__ = [
     "ask_judge",
-    "best_of_reader",
     "injection_note",
     "join_notes",
     "fallback",
@@ -246,12 +245,6 @@ def verdict_reader(
     return read
 
 
-def best_of_reader(labels: Sequence[str]) -> Callable[[Reply], tuple[Any, str | None]]:
-    """Read a best-of reply: the schema'd object when there is one, else the text leniently
-    (no prompt-echo checks: :func:`verdict_reader` adds them)."""
-    return verdict_reader(labels)
-
-
 def injection_note(shown: Sequence[Candidate]) -> str | None:
     """A note naming the candidates whose text looked like an injection attempt (imitated
     delimiters, verdict claims, role headers, verdict keys); None when none did."""
@@ -321,7 +314,7 @@ def _fields_of(v: V.Verdict, a: Asked[Any], attempts: int, note: str | None) -> 
 
 
 def _reader_for(
-    prompt: str, items: list[tuple[str, str]], msgs: list[Message], nonce: str, **kw: Any
+    items: list[tuple[str, str]], msgs: list[Message], nonce: str, **kw: Any
 ) -> Callable[[Reply], tuple[Any, str | None]]:
     labels = [label for label, _ in items]
     seen = {label: neutralise(text, labels) for label, text in items}
@@ -336,9 +329,9 @@ def _judged(
     msgs = J.best_of_messages(prompt, items, nonce)
     return (
         msgs,
-        _reader_for(prompt, items, msgs, nonce),
+        _reader_for(items, msgs, nonce),
         V.best_of_shape(labels),
-        (V.best_of_schema(labels)),
+        V.best_of_schema(labels),
     )
 
 
@@ -450,7 +443,7 @@ async def consistency_verdict(
     labels = [label for label, _ in items]
     nonce = J.prompt_nonce(prompt, items)
     msgs = J.usc_messages(prompt, items, nonce)
-    read = _reader_for(prompt, items, msgs, nonce, read_object=V.read_usc)
+    read = _reader_for(items, msgs, nonce, read_object=V.read_usc)
     a = await ask_judge(run, step, msgs, read, V.usc_shape(labels), schema=V.usc_schema(labels))
     if a.value is None:
         return None, a.problem
