@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING, Any
 
+from .._progress import Progress
 from .._sync import sync_twin
 from ..errors import InvalidRequestError
 from .decision import ROW_LABELS, SECTIONS, Decision
 from .evidence import Evidence
-from .progress import PanelProgress, ProgressLike, check_progress
+from .progress import ProgressLike, check_progress
 from .tally import Tally, VoteSource
 from .types import ToolCard
 
@@ -108,10 +109,12 @@ async def acompare(
         from .review import describe_subject
 
         n = len(panel.personas)
-        tracker = PanelProgress(
+        tracker = Progress(
             progress,
             2 * n,
-            f"Panel: {n} personas played by {panel.model.name} reviewing {a.name} and {b.name}",
+            "Panel",
+            start=f"Panel: {n} personas played by {panel.model.name} "
+            f"reviewing {a.name} and {b.name}",
         )
         try:
             panel_a, panel_b = await asyncio.gather(

@@ -9,10 +9,10 @@ as :func:`fusionkit.evaluation.evaluate` does.
 
 from __future__ import annotations
 
-from .._progress import Progress, ProgressLike
+from .._progress import ProgressLike
 from ..errors import InvalidRequestError
 
-__all__ = ["PanelProgress", "ProgressLike", "check_progress"]
+__all__ = ["ProgressLike", "check_progress"]
 
 
 def check_progress(progress: object, owner: str) -> ProgressLike:
@@ -34,16 +34,3 @@ def check_progress(progress: object, owner: str) -> ProgressLike:
         f"{owner}(progress=...) takes True (show progress), False (silent) or a function "
         f"progress(label, done, total); got {type(progress).__name__}."
     )
-
-
-class PanelProgress(Progress):
-    """Reports persona reviews as they finish.
-
-    Args:
-        progress: True, False or a callable (see the module docstring).
-        total: How many persona reviews will be reported.
-        what: One line saying what starts.
-    """
-
-    def __init__(self, progress: ProgressLike, total: int, what: str) -> None:
-        super().__init__(progress, total, "Panel", start=what)

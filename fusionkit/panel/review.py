@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from .._progress import Progress
 from .._sync import sync_twin
 from ..errors import InvalidRequestError, StructuredOutputError
 from ..types import Message, build_request
@@ -44,7 +45,7 @@ from .personas import (
     messages_for,
     reminder_prompt,
 )
-from .progress import PanelProgress, ProgressLike, check_progress
+from .progress import ProgressLike, check_progress
 from .types import PanelResult, Persona, Review, ToolCard
 
 if TYPE_CHECKING:
@@ -198,10 +199,11 @@ class Panel:
         """
         check_progress(progress, "Panel.review")
         subject_name, kind, text = describe_subject(subject, name=name)
-        tracker = PanelProgress(
+        tracker = Progress(
             progress,
             len(self.personas),
-            f"Panel: {len(self.personas)} personas played by {self.model.name} "
+            "Panel",
+            start=f"Panel: {len(self.personas)} personas played by {self.model.name} "
             f"reviewing {subject_name}",
         )
         try:
@@ -212,7 +214,7 @@ class Panel:
     review = sync_twin(areview)
 
     async def _areview(
-        self, subject_name: str, kind: str, text: str, tracker: PanelProgress
+        self, subject_name: str, kind: str, text: str, tracker: Progress
     ) -> PanelResult:
         """Review with a progress tracker shared with the caller (compare shares one)."""
         start = time.perf_counter()
