@@ -12,6 +12,17 @@ from typing import Any
 
 from fusionkit.models.local import LocalModel
 
+#: A short verdict schema the tiny model can complete within a small budget.
+SMALL = {
+    "type": "object",
+    "properties": {
+        "verdict": {"enum": ["ship", "skip"]},
+        "note": {"type": "string", "maxLength": 12},
+    },
+    "required": ["verdict", "note"],
+    "additionalProperties": False,
+}
+
 
 def build_byte_model(path: Path) -> Path:
     """Write the tiny model and its tokenizer into ``path``; returns ``path``."""

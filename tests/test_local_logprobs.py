@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_helpers import build_byte_model, open_byte_model, together
+from local_helpers import SMALL, build_byte_model, open_byte_model, together
 
 from fusionkit.cache import ResponseCache
 from fusionkit.models.local import LocalModel
@@ -22,16 +22,6 @@ from fusionkit.types import Completion, build_request
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
-
-SMALL = {
-    "type": "object",
-    "properties": {
-        "verdict": {"enum": ["ship", "skip"]},
-        "note": {"type": "string", "maxLength": 12},
-    },
-    "required": ["verdict", "note"],
-    "additionalProperties": False,
-}
 
 
 # -- the recorder alone ------------------------------------------------------------------------
@@ -75,9 +65,6 @@ def byte_model(byte_model_path: Path) -> Iterator[LocalModel]:
     model.close()
 
 
-_together = together
-
-
 def _greedy_by_hand(model: LocalModel, prompt: str, n: int) -> tuple[list[int], list[float]]:
     """Plain greedy decoding with full forward passes: each step's argmax and its logprob."""
     ids = prompt_ids(model.tokenizer, build_request(prompt, max_tokens=n))
@@ -115,10 +102,10 @@ def test_every_kind_of_row_reports_one_finite_logprob_per_token_and_neighbours_a
         ("the cat", {"temperature": 0.9, "seed": 5, "max_tokens": 12}),
         ("ship or skip?", {"schema": SMALL, "max_tokens": 40}),
     ]
-    plain = _together(byte_model, calls)
+    plain = together(byte_model, calls)
     asking = [(p, {**kw, "logprobs": True}) for p, kw in calls]
     before = byte_model.stats.generate_calls
-    mixed = _together(byte_model, calls + asking)
+    mixed = together(byte_model, calls + asking)
     assert byte_model.stats.generate_calls == before + 1  # one batch served all six
     for alone, beside, asked in zip(plain, mixed[:3], mixed[3:], strict=True):
         assert alone.logprobs is None and beside.logprobs is None  # did not ask: None

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_helpers import build_byte_model, open_byte_model, together
+from local_helpers import SMALL, build_byte_model, open_byte_model, together
 
 from fusionkit.models.local import LocalModel
 from fusionkit.models.local.rows import looping_at
@@ -31,15 +31,6 @@ VERDICT = {
         "verdict": {"enum": ["ship", "skip"]},
     },
     "required": ["reason", "score", "verdict"],
-    "additionalProperties": False,
-}
-SMALL = {
-    "type": "object",
-    "properties": {
-        "verdict": {"enum": ["ship", "skip"]},
-        "note": {"type": "string", "maxLength": 12},
-    },
-    "required": ["verdict", "note"],
     "additionalProperties": False,
 }
 
@@ -133,9 +124,6 @@ def byte_model(byte_model_path: Path) -> Iterator[LocalModel]:
     model.close()
 
 
-_together = together
-
-
 def test_seeded_rows_give_the_same_text_alone_and_in_one_mixed_batch(
     byte_model: LocalModel,
 ) -> None:
@@ -143,7 +131,7 @@ def test_seeded_rows_give_the_same_text_alone_and_in_one_mixed_batch(
     alone = byte_model.complete("the cat", **seeded)
     greedy_alone = byte_model.complete("the mat", max_tokens=12)
     before = byte_model.stats.generate_calls
-    rows = _together(
+    rows = together(
         byte_model,
         [
             ("the mat", {"max_tokens": 12}),  # same prompt length: no padding
@@ -164,7 +152,7 @@ def test_a_schema_row_returns_a_valid_object_and_leaves_its_neighbours_alone(
     import jsonschema
 
     plain_alone = byte_model.complete("the cat", max_tokens=10)
-    rows = _together(
+    rows = together(
         byte_model,
         [
             ("the cat", {"max_tokens": 10}),
@@ -256,7 +244,7 @@ def test_edge_writes_valid_non_degenerate_verdicts(edge: LocalModel) -> None:
     ask = "Review this product: {}. Answer with a JSON object: a reason, a score from 0 to 100, and a verdict, ship or skip."  # noqa: E501
     tools = ["a CLI that formats SQL files", "a browser extension that blocks all images"]
     prompts = [ask.format(t) for t in [*tools, "a solar phone charger that works in the shade"]]
-    rows = _together(edge, [(p, {"schema": VERDICT, "max_tokens": 160}) for p in prompts])
+    rows = together(edge, [(p, {"schema": VERDICT, "max_tokens": 160}) for p in prompts])
     for row in rows:
         obj = row.parsed
         assert row.finish_reason == "stop" and obj == json.loads(row.text)
@@ -269,7 +257,7 @@ def test_edge_seeded_rows_match_alone_inside_a_batch(edge: LocalModel) -> None:
     prompt = "Name a fruit."
     alone = [edge.complete(prompt, temperature=0.8, seed=s, max_tokens=10).text for s in (1, 2)]
     before = edge.stats.generate_calls
-    rows = _together(
+    rows = together(
         edge,
         [(prompt, {"temperature": 0.8, "seed": s, "max_tokens": 10}) for s in (1, 2, 3)]
         + [(prompt, {"max_tokens": 10})],
