@@ -311,6 +311,15 @@ def _sections(data: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     return found
 
 
+def _analysis(found: Mapping[str, tuple[str, ...]]) -> MergeAnalysis:
+    return MergeAnalysis(
+        consensus=found.get("consensus", ()),
+        contradictions=found.get("contradictions", ()),
+        unique_insights=found.get("unique_insights", ()),
+        blind_spots=found.get("blind_spots", ()),
+    )
+
+
 def read_analysis(data: Mapping[str, Any]) -> tuple[MergeAnalysis | None, str | None]:
     """Read a decoded analysis object (from a schema'd reply).
 
@@ -319,12 +328,7 @@ def read_analysis(data: Mapping[str, Any]) -> tuple[MergeAnalysis | None, str | 
         but at least one must have an item.
     """
     found = _sections(data)
-    analysis = MergeAnalysis(
-        consensus=found.get("consensus", ()),
-        contradictions=found.get("contradictions", ()),
-        unique_insights=found.get("unique_insights", ()),
-        blind_spots=found.get("blind_spots", ()),
-    )
+    analysis = _analysis(found)
     if not analysis:
         return None, "every section of the analysis is empty"
     return analysis, None
@@ -354,12 +358,7 @@ def parse_analysis(reply: str) -> tuple[MergeAnalysis | None, str | None]:
             item = line.strip().lstrip("-*•").strip()
             if current and item:
                 found[current] = found.get(current, ()) + (item,)
-    analysis = MergeAnalysis(
-        consensus=found.get("consensus", ()),
-        contradictions=found.get("contradictions", ()),
-        unique_insights=found.get("unique_insights", ()),
-        blind_spots=found.get("blind_spots", ()),
-    )
+    analysis = _analysis(found)
     if not analysis:
         if data is None:
             return None, "no JSON object and no headed sections found"
