@@ -57,13 +57,6 @@ def bootstrap_mean(
     return float(arr.mean()), float(lo), float(hi)
 
 
-def _p(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    s = sorted(values)
-    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
-
-
 def condition_table(
     ev: Evaluation, baseline: str | None = None, *, n_boot: int = N_BOOT, seed: int = 0
 ) -> pd.DataFrame:
@@ -86,6 +79,8 @@ def condition_table(
         InvalidRequestError: An unknown baseline.
     """
     import pandas as pd
+
+    from .fusion.calibrate import nearest_rank
 
     names = list(ev.conditions)
     base = names[0] if baseline is None else baseline
@@ -126,8 +121,8 @@ def condition_table(
                 "tokens_per_task": tokens / n if n else None,
                 "cost_usd": cost,
                 "cost_per_1k_usd": None if cost is None or not n else cost / n * 1000,
-                "median_latency_s": _p(lat, 0.5),
-                "p90_latency_s": _p(lat, 0.9),
+                "median_latency_s": nearest_rank(lat, 0.5),
+                "p90_latency_s": nearest_rank(lat, 0.9),
                 "escalated_share": sum(known) / len(known) if known else None,
                 "errors": sum(r["error"] is not None for r in recs),
                 "cached_answers": sum(int(r.get("cached") or 0) for r in recs),

@@ -30,7 +30,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from matplotlib.figure import Figure
 
-__all__ = ["Calibration", "CalibrationItem", "Threshold", "check_signal", "items_from_results"]
+__all__ = [
+    "Calibration",
+    "CalibrationItem",
+    "Threshold",
+    "check_signal",
+    "items_from_results",
+    "nearest_rank",
+]
 
 #: One threshold, or one per signal when several are calibrated together.
 Threshold = float | tuple[float, ...]
@@ -135,9 +142,16 @@ def items_from_results(
     return items, unit
 
 
-def _p90(values: list[float]) -> float:
+def nearest_rank(values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank ``q`` quantile of ``values`` (``0.9``: p90); None when empty.
+
+    The latency percentiles of the calibration curve and of
+    :func:`fusionkit.evaluation_table.condition_table` both read this.
+    """
+    if not values:
+        return None
     s = sorted(values)
-    return s[min(len(s) - 1, math.ceil(0.9 * len(s)) - 1)]
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))]
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +208,7 @@ class Calibration:
             "accuracy": sum(right) / n,
             "cost_per_item": sum(cost) / n,
             "mean_latency_s": sum(wall) / n,
-            "p90_latency_s": _p90(wall),
+            "p90_latency_s": nearest_rank(wall, 0.9),
         }
 
     def curve(self) -> pd.DataFrame:
