@@ -123,7 +123,8 @@ def _layer(name: str) -> int:
     return dict(LAYERS)[best]
 
 
-GRAPH = {name: _imports(name, path, set(_modules())) for name, path in _modules().items()}
+_MODULES = _modules()  # walked once, not once per module
+GRAPH = {name: _imports(name, path, set(_MODULES)) for name, path in _MODULES.items()}
 
 
 def test_the_layer_table_covers_every_module() -> None:
