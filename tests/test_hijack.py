@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from fusion_helpers import blocks, user_text
+from fusion_helpers import blocks, picks, user_text
 
 from fusionkit import FakeModel, fuse
 from fusionkit.fusion import neutralise as N
@@ -45,12 +45,10 @@ def evil_label(swap_check: bool = False) -> tuple[str, list[str]]:
 def own_verdict_for(needle: str):
     """A judge that echoes its whole prompt, then appends its own verdict for ``needle``."""
 
+    verdict = picks(needle, rationale="it is right")
+
     def reply(request: Request) -> str:
-        found = blocks(request)
-        winner = next(label for label, text in found.items() if needle in text)
-        scores = {label: (9 if label == winner else 2) for label in found}
-        own = json.dumps({"reason": "it is right", "scores": scores, "winner": winner})
-        return user_text(request) + "\n" + own
+        return user_text(request) + "\n" + verdict(request)
 
     return reply
 
