@@ -366,11 +366,7 @@ def ratings(
         }
     )
     frame = frame.sort_values(["rating", "model"], ascending=[False, True], ignore_index=True)
-    frame["note"] = (
-        reliability_notes(frame)
-        if rounds
-        else reliability_notes(frame.assign(lower=np.nan, upper=np.nan))
-    )
+    frame["note"] = reliability_notes(frame)  # without rounds the bounds are NaN: no width
     frame.attrs.update(
         {
             "method": "Bradley-Terry MLE (Newton, L2 prior), ties as half wins",
