@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.axes import Axes
 
-__all__ = ["MIN_BATTLES", "plot_ratings"]
+__all__ = ["plot_ratings"]
 
 _COLUMNS = ("model", "rating", "lower", "upper")
 _UNCERTAIN_COLOR = "#8c959f"
