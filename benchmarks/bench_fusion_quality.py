@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import inspect
 import json
 import os
 import platform
@@ -46,22 +45,11 @@ from pathlib import Path
 from typing import Any
 
 import fusionkit as fk
+from fusionkit.fusion import MODES
 from fusionkit.tasks import Task, grade, load_quality_items
 
-KNOWN_MODES = ("vote", "best-of", "merge", "debate")
 DELIMITERS = re.compile(r"<<<|>>>|RESPONSE [A-Z]\b")
 BOOTSTRAP_ROUNDS = 2000
-
-
-def fusion_modes() -> tuple[str, ...]:
-    """The fusion modes the library registers (the known four if it says nothing)."""
-    try:
-        from fusionkit import fusion
-
-        modes = tuple(getattr(fusion, "MODES", ()) or ())
-    except ImportError:
-        modes = ()
-    return modes or KNOWN_MODES
 
 
 def build_pool(specs: str, built: dict[str, Any]) -> list[Any]:
@@ -77,10 +65,9 @@ def build_pool(specs: str, built: dict[str, Any]) -> list[Any]:
     return pool
 
 
-def _accepted(**kwargs: Any) -> dict[str, Any]:
-    """Only the keyword arguments ``fusionkit.afuse`` accepts (it is being redesigned)."""
-    params = inspect.signature(fk.afuse).parameters
-    return {k: v for k, v in kwargs.items() if k in params and v is not None}
+def _given(**kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments that are set (None leaves ``fusionkit.afuse``'s default)."""
+    return {k: v for k, v in kwargs.items() if v is not None}
 
 
 def _answer_kind(task: Task) -> str:
@@ -111,7 +98,7 @@ async def run_fusion(
     task: Task, mode: str, pool: list[Any], judge: Any, seed: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     t = time.perf_counter()
-    kwargs = _accepted(
+    kwargs = _given(
         max_tokens=args.max_tokens,
         judge_max_tokens=args.judge_max_tokens,
         temperature=args.temperature,
@@ -304,7 +291,7 @@ def _ci2(ci: tuple[float | None, float | None] | None) -> str:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    available = fusion_modes()
+    available = MODES
     modes = (
         [m.strip() for m in args.modes.split(",") if m.strip()]
         if args.modes
