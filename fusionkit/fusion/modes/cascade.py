@@ -55,10 +55,8 @@ from ..events import FusionEvent
 from ..records import Candidate, Judgment
 from ..state import Run
 from .base import Collected, Mode
-from .cascade_options import ESCALATIONS, SAMPLE_TEMPERATURE, check_cascade_options
+from .cascade_options import ESCALATIONS, check_cascade_options
 from .cascade_records import (
-    DEFAULT_THRESHOLDS,
-    SELF_CHECK_SCHEMA,
     SIGNALS,
     CascadeDecision,
     CascadeJudgment,
@@ -78,11 +76,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..result import FusionResult
 
 __all__ = [
-    "DEFAULT_THRESHOLDS",
     "EDGE_LABEL",
-    "SAMPLE_TEMPERATURE",
     "SIGNALS",
-    "SELF_CHECK_SCHEMA",
     "Cascade",
     "CascadeDecision",
     "CascadeJudgment",
