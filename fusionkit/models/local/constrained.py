@@ -198,14 +198,15 @@ def constraint_processor_class() -> type:
             self,
             matchers: Sequence[Any],
             eos_id: int,
-            budgets: Sequence[int] | None = None,
-            prompt_len: int = 0,
-            closers: Any = None,
+            budgets: Sequence[int],
+            prompt_len: int,
+            closers: Any,
         ) -> None:
             self.matchers = list(matchers)
             self.rows = [i for i, m in enumerate(self.matchers) if m is not None]
             self.eos_id = eos_id
-            self.budgets = list(budgets) if budgets is not None else None
+            # The generated step from which each row gets the closing bonus.
+            self.closing_from = [budget - closing_reserve(budget) for budget in budgets]
             self.prompt_len = prompt_len
             self.closers = closers
             self.started = False
@@ -237,7 +238,7 @@ def constraint_processor_class() -> type:
                 if allowed.shape[0] < vocab:  # tokens past the grammar's vocabulary: banned
                     allowed = np.pad(allowed, (0, vocab - allowed.shape[0]))
                 push = None
-                if self._closing(i, step):
+                if step >= self.closing_from[i]:
                     push = self.closers[:vocab] & allowed
                     push = push if push.any() else None
                 if not allowed.any():  # a matcher in error allows nothing: end the row
@@ -254,12 +255,6 @@ def constraint_processor_class() -> type:
                     if push is not None:
                         scores[i] += torch.from_numpy(push).to(scores.device) * _CLOSING_BONUS
             return scores
-
-        def _closing(self, row: int, step: int) -> bool:
-            if self.budgets is None or self.closers is None:
-                return False
-            budget = self.budgets[row]
-            return step >= budget - closing_reserve(budget)
 
         def complete(self, row: int) -> bool:
             """Whether row ``row``'s grammar accepted a complete object."""
