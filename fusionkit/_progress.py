@@ -84,7 +84,7 @@ class Progress:
         self.done = 0
         self.desc = desc
         self._label = start or ""
-        self._callback = progress if callable(progress) and progress is not True else None
+        self._callback = progress if callable(progress) else None
         self._handle: Any = None
         self._lines = False
         if progress is True:
