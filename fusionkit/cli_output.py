@@ -66,7 +66,7 @@ def _no_nan(value: Any) -> Any:
 
 def to_json(result: FusionResult) -> str:
     """The result as ``--json`` prints it: every candidate, exact text, NaN as null."""
-    from .fusion.labels import by_label
+    from .fusion.display import candidate_rows
 
     j = result.judgment
     data: dict[str, Any] = {"prompt": result.prompt, "mode": result.mode, **result.to_dict()}
@@ -74,22 +74,9 @@ def to_json(result: FusionResult) -> str:
     data["rationale"] = j.rationale
     data["fallback_reason"] = j.fallback_reason
     data["votes"] = j.votes
+    answers = j.answers or {}
     data["candidates"] = [
-        {
-            "label": c.label,
-            "model": c.model,
-            "winner": c.label == j.winner,
-            "score": j.scores.get(c.label),
-            "extracted": (j.answers or {}).get(c.label),
-            "prompt_tokens": c.usage.prompt_tokens,
-            "completion_tokens": c.usage.completion_tokens,
-            "latency_s": c.latency_s,
-            "cost_usd": c.cost_usd,
-            "cached": c.cached,
-            "error": c.error,
-            "text": c.text,
-        }
-        for c in by_label(result.candidates)
+        {**row, "extracted": answers.get(row["label"])} for row in candidate_rows(result)
     ]
     return json.dumps(_no_nan(data), indent=2, default=str, allow_nan=False, ensure_ascii=False)
 

@@ -43,6 +43,31 @@ CANDIDATE_COLUMNS = (
 )
 
 
+def candidate_rows(result: FusionResult) -> list[dict[str, Any]]:
+    """One plain dict per candidate, in label order (the order the judge saw).
+
+    The one place a candidate becomes a row: :func:`candidates_frame` and the CLI's
+    ``--json`` both read it. ``score`` is None where the judge gave none.
+    """
+    scores = result.judgment.scores
+    return [
+        {
+            "label": c.label,
+            "model": c.model,
+            "winner": c.label == result.judgment.winner,
+            "score": scores.get(c.label),
+            "prompt_tokens": c.usage.prompt_tokens,
+            "completion_tokens": c.usage.completion_tokens,
+            "latency_s": c.latency_s,
+            "cost_usd": c.cost_usd,
+            "cached": c.cached,
+            "error": c.error,
+            "text": c.text,
+        }
+        for c in by_label(result.candidates)
+    ]
+
+
 def candidates_frame(result: FusionResult) -> pd.DataFrame:
     """One row per candidate, in label order (the order the judge saw).
 
@@ -55,24 +80,10 @@ def candidates_frame(result: FusionResult) -> pd.DataFrame:
     """
     import pandas as pd
 
-    scores = result.judgment.scores
-    rows = []
-    for c in by_label(result.candidates):
-        rows.append(
-            {
-                "label": c.label,
-                "model": c.model,
-                "winner": c.label == result.judgment.winner,
-                "score": scores.get(c.label, float("nan")),
-                "prompt_tokens": c.usage.prompt_tokens,
-                "completion_tokens": c.usage.completion_tokens,
-                "latency_s": c.latency_s,
-                "cost_usd": c.cost_usd,
-                "cached": c.cached,
-                "error": c.error,
-                "text": c.text,
-            }
-        )
+    rows = candidate_rows(result)
+    for row in rows:
+        if row["score"] is None:
+            row["score"] = float("nan")
     return pd.DataFrame(rows, columns=list(CANDIDATE_COLUMNS))
 
 
