@@ -203,25 +203,23 @@ def cli_words(message: str) -> str:
 
 
 def _is_local(spec: str) -> bool:
-    return spec == "edge" or spec.startswith("local:")
+    from .models.specs import spec_form
+
+    return spec_form(spec) in ("edge", "local")
 
 
 def _check_spec(spec: str, where: str) -> None:
     """Refuse a spec whose FORM is unknown, without building (or loading) anything."""
-    from .models.openai.presets import PRESETS
-    from .models.specs import SPEC_FORMS
+    from .errors import ConfigurationError
+    from .models.specs import SPEC_FORMS, spec_form
 
-    prefix, sep, rest = spec.partition(":")
-    ok = (
-        spec == "edge"
-        or (spec.startswith(("http://", "https://")) and "#" in spec and spec.split("#", 1)[1])
-        or (sep and rest and (prefix in PRESETS or prefix in ("fake", "local")))
-    )
-    if not ok:
+    try:
+        spec_form(spec)
+    except ConfigurationError:
         forms = "\n  ".join(SPEC_FORMS)
         raise InvalidRequestError(
             f"unknown model spec {spec!r} in {where}. Accepted forms:\n  {forms}"
-        )
+        ) from None
 
 
 def _dry_run(args: argparse.Namespace, specs: list[str], options: dict[str, object]) -> None:

@@ -16,7 +16,7 @@ from ..errors import ConfigurationError
 from .base import Model
 from .openai.presets import PRESETS, URL_PRESET
 
-__all__ = ["SPEC_FORMS", "model", "spec_table"]
+__all__ = ["SPEC_FORMS", "model", "spec_form", "spec_table"]
 
 # (form, what it builds) of the forms that are not HTTP presets.
 _EDGE = ("'edge'", "the embedded default edge model, 4-bit (or $FUSIONKIT_EDGE_MODEL)")
@@ -56,6 +56,39 @@ def _bad(spec: object, why: str) -> ConfigurationError:
     return ConfigurationError(f"unknown model spec {spec!r}: {why}. Accepted forms:\n  {forms}")
 
 
+def spec_form(spec: str) -> str:
+    """Which form a spec string has, read without building or loading anything.
+
+    The one reading of a spec's shape: :func:`model` dispatches on it, and the CLI checks
+    every spec with it before any model loads.
+
+    Returns:
+        ``"edge"``, ``"url"``, ``"fake"``, ``"preset"`` or ``"local"``.
+
+    Raises:
+        ConfigurationError: Not a known form (the message lists the accepted forms).
+    """
+    if not isinstance(spec, str) or not spec.strip():
+        raise _bad(spec, "expected a non-empty string")
+    spec = spec.strip()
+    if spec == "edge":
+        return "edge"
+    if spec.startswith(("http://", "https://")):
+        if not spec.partition("#")[2]:
+            raise _bad(spec, "an OpenAI-compatible URL needs the model name after '#'")
+        return "url"
+    prefix, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise _bad(spec, "expected 'provider:name'")
+    if prefix == "fake":
+        return "fake"
+    if prefix in PRESETS:
+        return "preset"
+    if prefix == "local":
+        return "local"
+    raise _bad(spec, f"unknown provider {prefix!r}")
+
+
 def model(spec: str | Model, **kwargs: object) -> Model:
     """Build a model from a spec string (a Model instance is returned unchanged).
 
@@ -75,40 +108,32 @@ def model(spec: str | Model, **kwargs: object) -> Model:
     """
     if isinstance(spec, Model):
         return spec
-    if not isinstance(spec, str) or not spec.strip():
-        raise _bad(spec, "expected a non-empty string")
+    form = spec_form(spec)
     spec = spec.strip()
-    if spec == "edge":
+    if form == "edge":
         from .local.embedded import edge_model
 
         return edge_model(**kwargs)  # type: ignore[arg-type]
-    if spec.startswith(("http://", "https://")):
-        base_url, sep, name = spec.partition("#")
-        if not sep or not name:
-            raise _bad(spec, "an OpenAI-compatible URL needs the model name after '#'")
+    if form == "url":
+        base_url, _, name = spec.partition("#")
         from .openai.model import OpenAICompatModel
 
         return OpenAICompatModel.from_preset(URL_PRESET, name, base_url=base_url, **kwargs)
-    prefix, sep, rest = spec.partition(":")
-    if not sep or not rest:
-        raise _bad(spec, "expected 'provider:name'")
-    if prefix == "fake":
+    prefix, _, rest = spec.partition(":")
+    if form == "fake":
         from .fake import FakeModel
 
         return FakeModel(rest, **kwargs)  # type: ignore[arg-type]
-    preset = PRESETS.get(prefix)
-    if preset is not None:
+    if form == "preset":
         from .openai.model import OpenAICompatModel
 
-        return OpenAICompatModel.from_preset(preset, rest, **kwargs)
-    if prefix == "local":
-        path, _, query = rest.partition("?")
-        options = {k: v[-1] for k, v in parse_qs(query).items()}
-        unknown = set(options) - {"quantization"}
-        if unknown:
-            raise _bad(spec, f"unknown option(s) {sorted(unknown)}; only 'quantization' is known")
-        from .local import DEFAULT_QUANTIZATION, LocalModel, parse_quantization
+        return OpenAICompatModel.from_preset(PRESETS[prefix], rest, **kwargs)
+    path, _, query = rest.partition("?")
+    options = {k: v[-1] for k, v in parse_qs(query).items()}
+    unknown = set(options) - {"quantization"}
+    if unknown:
+        raise _bad(spec, f"unknown option(s) {sorted(unknown)}; only 'quantization' is known")
+    from .local import DEFAULT_QUANTIZATION, LocalModel, parse_quantization
 
-        quant = parse_quantization(options.get("quantization", DEFAULT_QUANTIZATION))
-        return LocalModel(path, quantization=quant, **kwargs)  # type: ignore[arg-type]
-    raise _bad(spec, f"unknown provider {prefix!r}")
+    quant = parse_quantization(options.get("quantization", DEFAULT_QUANTIZATION))
+    return LocalModel(path, quantization=quant, **kwargs)  # type: ignore[arg-type]
