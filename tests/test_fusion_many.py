@@ -140,3 +140,19 @@ def test_progress_false_is_silent_and_a_callable_gets_every_prompt(
     fuse_many(prompts(3), pool=[Counting("a")], mode="vote", progress=lambda *a: seen.append(a))
     assert [(d, t) for _, d, t in seen] == [(1, 3), (2, 3), (3, 3)]
     assert capsys.readouterr().err == ""
+
+
+def test_a_non_callable_on_event_fails_like_afuse_before_any_call() -> None:
+    from fusionkit.fusion.engine import afuse
+    from fusionkit.fusion.many import afuse_many
+
+    m = Counting("a")
+    with pytest.raises(InvalidRequestError) as single:
+        asyncio.run(afuse("Echo the number 1", pool=[m], mode="vote", on_event="print"))
+    with pytest.raises(InvalidRequestError) as sync_many:
+        fuse_many(prompts(2), pool=[m], mode="vote", progress=False, on_event="print")
+    with pytest.raises(InvalidRequestError) as async_many:
+        asyncio.run(afuse_many(prompts(2), pool=[m], mode="vote", progress=False, on_event=3))
+    assert str(sync_many.value) == str(async_many.value) == str(single.value)
+    assert "on_event must be a function" in str(single.value)
+    assert m.backend_calls == 0

@@ -56,6 +56,7 @@ __all__ = [
     "SELF_MOA_TEMPERATURE",
     "afuse",
     "chain",
+    "check_on_event",
     "fuse",
     "run_plan",
 ]
@@ -122,7 +123,12 @@ def chain(first: EventCallback, then: EventCallback | None) -> EventCallback:
     return both
 
 
-def _check_on_event(on_event: object) -> None:
+def check_on_event(on_event: object) -> None:
+    """Raise :class:`InvalidRequestError` unless ``on_event`` is None or callable.
+
+    Shared by ``afuse`` and ``fuse_many``, so a bad callback fails the same way in both,
+    before any model is called (not later, as an error in every row).
+    """
     if on_event is not None and not callable(on_event):
         raise InvalidRequestError("on_event must be a function that takes a FusionEvent.")
 
@@ -195,7 +201,7 @@ async def afuse(
         FusionError: Every pool member failed (``failures`` names each cause).
     """
     t0 = time.perf_counter()
-    _check_on_event(on_event)
+    check_on_event(on_event)
     show = check_progress(progress, "fuse")
     check_prompt(prompt)  # the prompt's error first, before the pool's
     setup = prepare_setup(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._sync import sync_twin
 from ..errors import InvalidRequestError, describe_error
-from .engine import PoolItem, afuse, chain, run_plan
+from .engine import PoolItem, afuse, chain, check_on_event, run_plan
 from .events import FusionEvent
 from .modes import DEFAULT_MODE
 from .prepare import plan_for, prepare_setup
@@ -133,7 +133,8 @@ async def afuse_many(
 
     Raises:
         InvalidRequestError: Bad arguments shared by every fusion (empty pool, unknown
-            mode, missing judge, ``concurrency < 1``), before any model is called.
+            mode, missing judge, ``concurrency < 1``, an ``on_event`` that is not a
+            function), before any model is called.
     """
     import pandas as pd
 
@@ -143,6 +144,7 @@ async def afuse_many(
     # Validate and resolve what every fusion shares once; per-prompt errors become rows.
     kwargs = _with_defaults(fuse_kwargs)
     on_event = kwargs.pop("on_event")
+    check_on_event(on_event)  # as afuse does: run, a bad one only warns once per prompt
     kwargs.pop("progress")  # fuse_many's own bar replaces each fusion's
     show = check_progress(progress, "fuse_many")
     setup = prepare_setup(pool, judge, mode, **kwargs)
