@@ -413,6 +413,25 @@ def test_ties_go_to_the_firmest_statement() -> None:
     assert index == 0 and "pool order" in why
 
 
+def test_a_boxed_answer_wins_a_tie_as_an_explicit_marker() -> None:
+    # pool order favours the equation; the boxed answer is the firmer statement
+    texts = ["Adding them up, 3 + 4 = 7", r"Adding them up gives $\boxed{8}$"]
+    found = [locate_answer(t) for t in texts]
+    assert [(f.value, f.source) for f in found] == [("7", "equation"), ("8", "boxed")]
+    assert found[1].strength == SOURCE_STRENGTH["marker"] > found[0].strength
+    tally = majority([f.value for f in found])
+    assert break_tie(tally, found) == ("8", "a tie broken by the firmest statement of an answer")
+    index, why, _, _ = fallback_choice(["The answer is 7.", r"\boxed{8}"])
+    assert index == 0 and "pool order" in why  # two explicit markers: equals
+
+
+def test_every_marker_source_has_a_strength() -> None:
+    from fusionkit.fusion.extract_patterns import MARKER_HEADS
+
+    sources = {source for source, _ in MARKER_HEADS} | {"boxed"}
+    assert all(SOURCE_STRENGTH.get(s, 0) == SOURCE_STRENGTH["marker"] for s in sources)
+
+
 # -- never crash on any string (issue 9 item 1) -------------------------------------------
 
 

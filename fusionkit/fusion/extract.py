@@ -84,10 +84,16 @@ __all__ = [
 KINDS = ("auto", "number", "choice", "text")
 
 #: How much each place an answer was found in says about the reply's commitment to it
-#: (higher is stronger); useful to break ties between equally voted answers.
+#: (higher is stronger); useful to break ties between equally voted answers. Every source
+#: :func:`locate_answer` can report has an entry (a missing one would score 0, below a
+#: stray last number).
 SOURCE_STRENGTH: dict[str, int] = {
     "custom": 5,
     "marker": 5,
+    # \boxed{..} is an explicit marker: rule 1 reads it with ``Final answer:`` and ``The
+    # answer is``, and among them only position counts (the last wins, whatever its kind),
+    # so it commits the reply exactly as firmly as they do: the same strength, not more.
+    "boxed": 5,
     "bold": 4,
     "equation": 4,
     "letter": 4,
