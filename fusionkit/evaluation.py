@@ -29,6 +29,7 @@ from .checks import CHECKS, Checker, check_answer, check_checker, tasks_from_fra
 from .errors import FusionkitError, InvalidRequestError, describe_error
 from .evaluation_calibrate import acalibrate, calibrate
 from .evaluation_conditions import Condition, cascade_condition, standard_conditions
+from .evaluation_table import median_or_none
 from .models.base import Model
 from .tasks import Task
 
@@ -92,14 +93,14 @@ class Evaluation:
             n = len(recs)
             correct = sum(bool(r["correct"]) for r in recs)
             costs = [r["cost_usd"] for r in recs]
-            latencies = sorted(r["latency_s"] for r in recs if r["latency_s"] is not None)
+            latencies = [r["latency_s"] for r in recs if r["latency_s"] is not None]
             mem = self.memory_bytes.get(name)
             rows.append(
                 {
                     "condition": name,
                     "accuracy": correct / n if n else float("nan"),
                     "correct": f"{correct}/{n}",
-                    "median_latency_s": latencies[len(latencies) // 2] if latencies else None,
+                    "median_latency_s": median_or_none(latencies),
                     "wall_s": self.wall_s.get(name),
                     "tokens": sum(int(r["tokens"] or 0) for r in recs),
                     "cost_usd": None if any(c is None for c in costs) else sum(costs),

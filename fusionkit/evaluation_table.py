@@ -15,6 +15,7 @@ Rendering only: nothing here calls a model.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from .evaluation import Evaluation
     from .panel.evidence import Evidence
 
-__all__ = ["bootstrap_mean", "condition_table", "evidence_from", "pareto_front", "pareto_plot"]
+__all__ = [
+    "bootstrap_mean",
+    "condition_table",
+    "evidence_from",
+    "median_or_none",
+    "pareto_front",
+    "pareto_plot",
+]
 
 N_BOOT = 2000
 LEVEL = 0.95
@@ -55,6 +63,16 @@ def bootstrap_mean(
     tail = (1 - level) / 2 * 100
     lo, hi = np.percentile(means, [tail, 100 - tail])
     return float(arr.mean()), float(lo), float(hi)
+
+
+def median_or_none(values: Sequence[float]) -> float | None:
+    """The median of ``values`` (the mean of the two middle ones for an even count); None
+    when empty.
+
+    The one median of an evaluation: :meth:`fusionkit.evaluation.Evaluation.summary` and
+    :func:`condition_table` both read it, so their ``median_latency_s`` always agree.
+    """
+    return float(statistics.median(values)) if values else None
 
 
 def condition_table(
@@ -121,7 +139,7 @@ def condition_table(
                 "tokens_per_task": tokens / n if n else None,
                 "cost_usd": cost,
                 "cost_per_1k_usd": None if cost is None or not n else cost / n * 1000,
-                "median_latency_s": nearest_rank(lat, 0.5),
+                "median_latency_s": median_or_none(lat),
                 "p90_latency_s": nearest_rank(lat, 0.9),
                 "escalated_share": sum(known) / len(known) if known else None,
                 "errors": sum(r["error"] is not None for r in recs),

@@ -136,6 +136,29 @@ def test_table_has_intervals_paired_differences_costs_and_escalation() -> None:
     assert set(records.loc[records["condition"] == "cascade", "escalated"]) == {True, False}
 
 
+def test_summary_and_table_report_the_same_median_for_an_even_count() -> None:
+    from fusionkit.evaluation import Evaluation
+
+    tasks = tuple(Task(f"t{i}", "arithmetic", f"What is {i} + {i}?", str(2 * i)) for i in range(4))
+    latencies = [4.0, 1.0, 3.0, 2.0]  # middle values 2 and 3: the median is 2.5
+    records = tuple(
+        {
+            "task_id": t.id,
+            "condition": "edge",
+            "correct": True,
+            "latency_s": s,
+            "tokens": 1,
+            "cost_usd": 0.0,
+            "error": None,
+        }
+        for t, s in zip(tasks, latencies, strict=True)
+    )
+    ev = Evaluation(tasks, ("edge",), records, {"edge": 4.0}, {"edge": None})
+    summary = ev.summary().set_index("condition").loc["edge", "median_latency_s"]
+    table = ev.table(n_boot=10).set_index("condition").loc["edge", "median_latency_s"]
+    assert summary == table == 2.5
+
+
 # -- evidence on the decision page ----------------------------------------------------------
 
 
