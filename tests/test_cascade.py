@@ -133,8 +133,9 @@ def test_escalation_failing_keeps_the_edge_answer_and_says_why() -> None:
     pool = _pool(ModelError("down"))
     r = _fuse(edge, pool, signals="logprob")
     d = cascade_of(r)
-    assert d is not None and d.escalated and d.pool_answer is None
-    assert r.answer == "41" and r.judgment.fallback
+    # the signals asked for the pool, but its answer is not the result
+    assert d is not None and d.would_escalate and not d.escalated and d.pool_answer is None
+    assert d.pool_ran and r.answer == "41" and r.judgment.fallback
     assert "every pool member failed" in (d.escalation_error or "")
     assert "escalation failed" in " ".join(get_mode("cascade").verdict_parts(r))
 
@@ -179,6 +180,26 @@ def test_record_both_runs_the_pool_but_answers_as_the_cascade() -> None:
     d = cascade_of(r)
     assert d is not None and not d.escalated and d.pool_ran and d.pool_answer == "43"
     assert r.answer == "42" and "record_both" in r.judgment.rationale
+
+
+@pytest.mark.parametrize(
+    ("logprob", "pool_reply", "would", "used", "answer"),
+    [
+        (-0.01, "43", False, False, "42"),  # confident: the pool runs only to be recorded
+        (-4.0, "43", True, True, "43"),  # unsure: the pool's answer is the result
+        (-4.0, ModelError("down"), True, False, "42"),  # unsure, pool failed: edge kept
+    ],
+)
+def test_escalated_says_whether_the_pools_answer_is_the_result(
+    logprob: float, pool_reply: object, would: bool, used: bool, answer: str
+) -> None:
+    edge = fk.FakeModel("edge", "42", logprob=logprob)
+    r = _fuse(edge, _pool(pool_reply), signals="logprob", record_both=True)
+    d = cascade_of(r)
+    assert d is not None and d.pool_ran and r.answer == answer
+    assert (d.would_escalate, d.escalated) == (would, used)
+    assert d.escalated == (r.answer == d.pool_answer)
+    assert d.to_dict()["escalated"] is used and d.to_dict()["would_escalate"] is would
 
 
 @pytest.mark.parametrize(

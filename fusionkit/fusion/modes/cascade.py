@@ -219,7 +219,10 @@ class Cascade(Mode):
                 error = error or "every pool member failed"
         escalation_s = rec.now() - st.escalation_start if (st.pool or error) else 0.0
         pool_answer = answer
-        escalated = st.would_escalate
+        # escalated: the pool's answer IS the result. It differs from would_escalate when
+        # the escalation failed (the edge answer stands); record_both's extra pool run on
+        # a confident edge leaves both False (pool_ran says it ran).
+        escalated = st.would_escalate and answer is not None and base is not None
         esc_calls = [j for j in rec.judge_calls if not j.step.startswith("self-check")]
         decision = CascadeDecision(
             escalated=escalated,
@@ -241,7 +244,7 @@ class Cascade(Mode):
             edge_cost_usd=_cost(st.edge, self_checks),
             escalation_cost_usd=_cost(st.pool, esc_calls),
         )
-        if st.would_escalate and answer is not None and base is not None:
+        if escalated and answer is not None and base is not None:
             note = f"Cascade: {st.reason}; {st.escalation.name} answered."
             judged = _with_cascade(base, decision, note)
             return answer, judged
@@ -277,11 +280,11 @@ class Cascade(Mode):
         if d is None:
             return super().verdict_parts(result)
         words = "; ".join(s.describe() for s in d.signals) or "no signal"
-        if d.escalated and d.pool_answer is not None:
+        if d.escalated:
             parts = [f"escalated to {d.escalate_to} ({words})"]
             esc = ESCALATIONS.get(d.escalate_to)
             return parts + (esc.verdict_parts(result) if esc is not None else [])
-        if d.escalated:
+        if d.would_escalate:
             return [f"escalation failed; edge answer kept ({d.escalation_error})"]
         return [f"edge answer kept ({words})"]
 

@@ -85,10 +85,13 @@ class CascadeDecision:
     """What the cascade did on one prompt.
 
     Attributes:
-        escalated: True when the answer came from the pool (or the pool was asked to and
-            failed).
-        would_escalate: What the signals said (equal to ``escalated`` unless
-            ``record_both`` ran the pool anyway).
+        escalated: True when the result's answer is the pool's: the escalation ran and
+            answered. False when the edge answer stands, whether the edge was confident
+            or the escalation failed.
+        would_escalate: What the signals said: True when the edge was unsure (or failed)
+            and the pool was asked for the answer. It differs from ``escalated`` only
+            when that escalation failed and the edge answer was kept. ``record_both``
+            runs the pool whatever this says (``pool_ran``) without changing either.
         reason: The decision in words.
         signals: Every signal read, in order (fallback signals included).
         edge_model: The edge model's name.
