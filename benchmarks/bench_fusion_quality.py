@@ -46,19 +46,23 @@ from typing import Any
 
 import fusionkit as fk
 from fusionkit.fusion import MODES
+from fusionkit.models.specs import spec_form
 from fusionkit.tasks import Task, grade, load_quality_items
 
 DELIMITERS = re.compile(r"<<<|>>>|RESPONSE [A-Z]\b")
 BOOTSTRAP_ROUNDS = 2000
 
 
-def build_pool(specs: str, built: dict[str, Any]) -> list[Any]:
+def build_pool(specs: str, built: dict[str, Any], max_batch_size: int | None = None) -> list[Any]:
     """Models from a comma-separated spec list; each distinct spec is built once, so a
-    repeated local model is one model (its micro-batcher serves every occurrence)."""
+    repeated local model is one model (its micro-batcher serves every occurrence).
+    ``max_batch_size`` goes to local models only (a GPU takes far more rows a step)."""
     pool = []
     for spec in (s.strip() for s in specs.split(",") if s.strip()):
         if spec not in built:
-            built[spec] = fk.model(spec)
+            local = spec_form(spec) in ("edge", "local")
+            kwargs = {"max_batch_size": max_batch_size} if local and max_batch_size else {}
+            built[spec] = fk.model(spec, **kwargs)
         pool.append(built[spec])
     if not pool:
         raise SystemExit(f"no model in spec list {specs!r}")
@@ -305,9 +309,9 @@ async def main_async(args: argparse.Namespace) -> None:
         raise SystemExit(f"unknown mode(s) {unknown}; this fusionkit has {list(available)}")
     built: dict[str, Any] = {}
     t = time.perf_counter()
-    pool = build_pool(args.pool, built)
+    pool = build_pool(args.pool, built, args.max_batch_size)
     vote_pool = (pool * args.vote_size)[: args.vote_size] if args.vote_size > 0 else pool
-    judge = build_pool(args.judge, built)[0] if args.judge else None
+    judge = build_pool(args.judge, built, args.max_batch_size)[0] if args.judge else None
     print(f"models ready in {time.perf_counter() - t:.0f} s: {sorted(built)}", flush=True)
     tasks = load_quality_items(args.items, n=args.n)
     sem = asyncio.Semaphore(args.concurrency)
@@ -324,11 +328,14 @@ async def main_async(args: argparse.Namespace) -> None:
     ]
     done = 0
     started = time.perf_counter()
+    deadline = started + args.time_limit if args.time_limit else None
 
     async def one(i: int, task: Task, mode: str) -> None:
         nonlocal done
         seed = args.seed * 1_000_003 + i * 101
         async with sem:
+            if deadline is not None and time.perf_counter() > deadline:
+                return  # past --time-limit: start nothing new; the item is left out whole
             if mode == "single":
                 res = await run_single(task, pool[0], args)
             else:
@@ -345,6 +352,17 @@ async def main_async(args: argparse.Namespace) -> None:
 
     await asyncio.gather(*(one(i, t, m) for i, t in enumerate(tasks) for m in modes))
     wall = time.perf_counter() - started
+    complete = [r for r in records if len(r["modes"]) == len(modes)]
+    if len(complete) < len(records):
+        print(
+            f"--time-limit {args.time_limit:.0f} s reached: {len(complete)} of {len(records)} "
+            "items have every mode and are reported; the rest are left out whole.",
+            flush=True,
+        )
+        records = complete
+        tasks = [t for t in tasks if any(r["id"] == t.id for r in complete)]
+    if not records:
+        raise SystemExit("no item finished every mode within --time-limit")
     rows = summarise(records, modes, args.bootstrap, args.seed)
     table = markdown(rows)
     config = {
@@ -365,6 +383,8 @@ async def main_async(args: argparse.Namespace) -> None:
         "temperature": args.temperature,
         "rounds": args.rounds,
         "concurrency": args.concurrency,
+        "max_batch_size": args.max_batch_size,
+        "time_limit": args.time_limit,
         "bootstrap_rounds": args.bootstrap,
         "wall_s": wall,
         "models": {spec: repr(m) for spec, m in built.items()},
@@ -408,6 +428,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--rounds", type=int, default=2, help="debate rounds")
     ap.add_argument("--concurrency", type=int, default=4, help="fusions in flight at once")
     ap.add_argument("--cache", action="store_true", help="use the response cache")
+    ap.add_argument(
+        "--max-batch-size",
+        type=int,
+        default=None,
+        help="rows per generate step for local models (default: the library's; a GPU takes more)",
+    )
+    ap.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds: start no new item after this; report the items that finished every mode",
+    )
     ap.add_argument("--bootstrap", type=int, default=BOOTSTRAP_ROUNDS)
     ap.add_argument("--items", default=None, help="a JSON-lines task file instead")
     ap.add_argument(
