@@ -233,11 +233,42 @@ def test_without_an_edge_option_the_first_member_answers_first() -> None:
     assert first.call_count == 1 and other.call_count == 0
 
 
-def test_escalating_to_a_judged_mode_without_a_judge_fails_first() -> None:
-    edge = fk.FakeModel("edge", "42")
+@pytest.mark.parametrize("escalate_to", ["best-of", "merge", "debate", get_mode("usc")])
+def test_escalating_to_a_judged_mode_without_a_judge_fails_up_front(escalate_to: object) -> None:
+    from fusionkit.fusion.prepare import prepare_setup
+
+    edge, pool = fk.FakeModel("edge", "42"), _pool()
+    opts = {"edge": edge, "escalate_to": escalate_to}
+    name = getattr(escalate_to, "name", escalate_to)
+    # the engine's up-front check refuses it: no plan is made, no model is called
+    with pytest.raises(InvalidRequestError, match=f"escalates to '{name}'") as info:
+        prepare_setup(
+            pool,
+            None,
+            "cascade",
+            rounds=1,
+            system=None,
+            max_tokens=8,
+            temperature=None,
+            timeout=None,
+            seed=None,
+            swap_check=False,
+            judge_max_tokens=None,
+            judge_timeout=None,
+            extract="auto",
+            cache=None,
+            mode_options=opts,
+        )
+    assert "mode 'cascade' needs a judge: pass judge=<a model or spec>" in str(info.value)
+    # a batch fails as a whole, not once per row
     with pytest.raises(InvalidRequestError, match="needs a judge"):
-        _fuse(edge, _pool(), escalate_to="best-of")
-    assert edge.call_count == 0
+        fk.fuse_many([PROMPT, PROMPT], pool=pool, mode="cascade", mode_options=opts)
+    with pytest.raises(InvalidRequestError, match="needs a judge"):
+        _fuse(edge, pool, escalate_to=escalate_to)
+    assert edge.call_count == 0 and all(m.call_count == 0 for m in pool)
+    # with a judge, or escalating to vote, it runs
+    assert _fuse(edge, pool, escalate_to=escalate_to, judge=pool[0]).answer
+    assert _fuse(edge, pool, escalate_to="vote").answer
 
 
 def test_fuse_many_resumes_cascades_from_the_cache() -> None:

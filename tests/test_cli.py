@@ -59,6 +59,10 @@ def test_the_default_mode_needs_no_judge(capsys: pytest.CaptureFixture[str]) -> 
         (["fuse", "  "], "the prompt is empty"),
         (["fuse", "Hi", "--mode-option", "nonsense"], "--mode-option takes KEY=VALUE"),
         (["fuse", "Hi", "--mode", "cascade", "--mode-option", "combine=most"], "combine"),
+        (
+            ["fuse", "Hi", "--mode", "cascade", "--mode-option", "escalate_to=best-of"],
+            "--mode cascade needs a judge: add --judge SPEC",
+        ),
         (["fuse", "Hi", "--max-tokens", "0"], "--max-tokens: must be 1 or more"),
         (["fuse", "Hi", "--temperature", "9"], "--temperature: must be between 0 and 2"),
         (["fuse", "Hi", "--timeout", "-1"], "--timeout: must be more than 0"),

@@ -217,10 +217,16 @@ def prepare_setup(
         raise InvalidRequestError(
             "the pool is empty: pass at least one model or spec, e.g. pool=[fk.edge_model()]."
         )
-    if judge is None and the_mode.needs_judge:
+    if mode_options is not None and not isinstance(mode_options, Mapping):
         raise InvalidRequestError(
-            f"mode {the_mode.name!r} needs a judge: pass judge=<a model or spec>, or use "
-            "mode='vote', which needs none."
+            f"mode_options must be a mapping of option -> value, not {type(mode_options).__name__}."
+        )
+    options = the_mode.check_options(dict(mode_options or {}))
+    # After the options: they may decide (a cascade escalating to best-of needs a judge).
+    instead = None if judge is not None else the_mode.missing_judge(options)
+    if instead is not None:
+        raise InvalidRequestError(
+            f"mode {the_mode.name!r} needs a judge: pass judge=<a model or spec>, or {instead}."
         )
     if not (callable(extract) or extract in _EXTRACT_KINDS):
         raise InvalidRequestError(
@@ -228,11 +234,6 @@ def prepare_setup(
         )
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise InvalidRequestError(f"seed must be an integer, got {seed!r}.")
-    if mode_options is not None and not isinstance(mode_options, Mapping):
-        raise InvalidRequestError(
-            f"mode_options must be a mapping of option -> value, not {type(mode_options).__name__}."
-        )
-    options = the_mode.check_options(dict(mode_options or {}))
     # Check the sampling limits once here (a batch fails fast), not once per member.
     build_request(
         "check", max_tokens=max_tokens, temperature=0.0 if temperature is None else temperature

@@ -58,7 +58,7 @@ class Mode:
     Attributes:
         name: The canonical name (``"best-of"``).
         aliases: Other spellings accepted by ``fuse(mode=...)``.
-        needs_judge: ``fuse`` refuses to run without a judge.
+        needs_judge: ``fuse`` refuses to run without a judge (see :meth:`missing_judge`).
         stage: The name of the deciding stage in events (``"judge"`` or ``"vote"``).
         summary: One line for help texts.
         single_shortcut: With one successful candidate, return it without deciding.
@@ -95,6 +95,22 @@ class Mode:
                 f"(its options: {takes})."
             )
         return dict(options)
+
+    def missing_judge(self, options: Mapping[str, Any]) -> str | None:
+        """Whether this mode, with these options, needs a judge, and what to do instead.
+
+        The engine's one missing-judge check (:func:`~fusionkit.fusion.prepare.prepare_setup`,
+        which the CLI's dry run also runs) reads this before any model is called, and
+        refuses with ``"mode '<name>' needs a judge: pass judge=<a model or spec>, or
+        <this>."``. Override it when the options decide (a cascade escalating to best-of).
+
+        Args:
+            options: This mode's options, as :meth:`check_options` returned them.
+
+        Returns:
+            None when the mode runs without a judge; else the alternative to passing one.
+        """
+        return "use mode='vote', which needs none" if self.needs_judge else None
 
     # -- running ----------------------------------------------------------------------------
 

@@ -49,7 +49,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...errors import FusionError, InvalidRequestError, describe_error
+from ...errors import FusionError, describe_error
 from ...types import Usage
 from ..events import FusionEvent
 from ..records import Candidate, Judgment
@@ -133,21 +133,26 @@ class Cascade(Mode):
     def check_options(self, options: Mapping[str, Any]) -> Mapping[str, Any]:
         return check_cascade_options(super().check_options(options), Cascade)
 
+    def missing_judge(self, options: Mapping[str, Any]) -> str | None:
+        chosen = options["escalate_to"]
+        if chosen == "auto" or not chosen.needs_judge:  # auto: vote when there is no judge
+            return None
+        return (
+            "escalate to vote, which needs none (mode_options={'escalate_to': 'vote'}): "
+            f"it escalates to {chosen.name!r}, which judges"
+        )
+
     # -- collecting ---------------------------------------------------------------------------
 
     def _escalation(self, run: Run) -> Mode:
+        # A judged escalation without a judge was refused up front (missing_judge).
         chosen = run.plan.options["escalate_to"]
         if chosen == "auto":
             return ESCALATIONS["best-of" if run.plan.judge is not None else "vote"]
-        if chosen.needs_judge and run.plan.judge is None:
-            raise InvalidRequestError(
-                f"the cascade escalates to {chosen.name!r}, which needs a judge: pass "
-                "judge=<a model>, or escalate_to='vote'."
-            )
         return chosen
 
     async def collect(self, run: Run) -> Collected:
-        escalation = self._escalation(run)  # before any call: a missing judge fails first
+        escalation = self._escalation(run)
         rec = run.rec
         t0 = rec.now()
         await rec.emit("stage_start", stage="edge")
