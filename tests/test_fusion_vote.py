@@ -118,3 +118,40 @@ def test_fallback_takes_the_first_for_free_form_texts() -> None:
 def test_fallback_tie_goes_to_pool_order() -> None:
     index, why, _, _ = fallback_choice(["7", "8"])
     assert index == 0 and "tie" in why
+
+
+# Each reply restates the question's numbers after (or around) its answer: read without
+# the question, the last number (an operand) would be taken; with it, the answer is.
+APPLES = "Tom has 5 apples and buys 7 more. How many apples does he have?"
+RESTATING = [
+    "He ends up with 12 apples, because he started with 5 and then bought 7",
+    "12 apples: 5 he had plus the 7 he bought",
+    "Tom has 12 apples. He had 5 and bought 7",
+]
+
+
+def _restating_pool() -> list[object]:
+    from fusionkit.models.fake import FakeModel
+
+    return [FakeModel(f"m{i}", reply) for i, reply in enumerate(RESTATING)]
+
+
+@pytest.mark.parametrize("mode", ["vote", "vote-weighted"])
+def test_vote_reads_members_with_the_question_not_its_restated_numbers(mode: str) -> None:
+    from fusionkit.fusion.engine import fuse
+
+    assert [extract_answer(r) for r in RESTATING] == ["7", "7", "5"]  # without the question
+    r = fuse(APPLES, pool=_restating_pool(), mode=mode, progress=False)
+    assert r.judgment.votes == {"12": 3}
+    assert set(r.judgment.answers.values()) == {"12"} and r.answer == RESTATING[0]
+
+
+def test_usc_reads_members_with_the_question_so_agreeing_answers_need_no_judge() -> None:
+    from fusionkit.errors import ModelError
+    from fusionkit.fusion.engine import fuse
+    from fusionkit.models.fake import FakeModel
+
+    judge = FakeModel("judge", ModelError("the judge must not be asked"))
+    r = fuse(APPLES, pool=_restating_pool(), judge=judge, mode="usc", progress=False)
+    assert r.judgment.votes == {"12": 3} and judge.call_count == 0
+    assert "Every extracted answer is '12'" in r.judgment.rationale

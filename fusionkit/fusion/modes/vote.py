@@ -85,7 +85,14 @@ def count_votes(
     """Each candidate's extracted answer (by label), their majority, and the judgment
     fields every vote-based decision carries (``votes``, ``answers``, the judge's)."""
     plan = run.plan
-    answers = {c.label: extract_answer(c.text, kind=plan.extract, choices=plan.choices) for c in ok}
+    # With the question, as the cascade extracts: a number that only restates one of its
+    # operands is not taken for the answer (tests/test_extract.py: 58/61 with, 47/61 without).
+    answers = {
+        c.label: extract_answer(
+            c.text, kind=plan.extract, choices=plan.choices, question=plan.prompt
+        )
+        for c in ok
+    }
     tally = majority([answers[c.label] for c in ok])
     return answers, tally, {"votes": tally.counts, "answers": answers, **judge_fields(run)}
 
