@@ -186,6 +186,58 @@ def test_embedded_model_path_lives_under_fusionkit_home(
     assert embedded_model_path(progress=False) == tmp_path / "home" / "models" / EMBEDDED_NAME
 
 
+class _Backend:
+    def __init__(self, decoder: str) -> None:
+        self.decoder = decoder
+
+    def to_str(self) -> str:
+        return json.dumps(
+            {"pre_tokenizer": {"type": "ByteLevel"}, "decoder": {"type": self.decoder}}
+        )
+
+
+class _Tokenizer:
+    """What transformers 5.17 built from SmolLM2's GGUF (or, with defaults, a right one)."""
+
+    def __init__(self, eos_id: int = 2, decoder: str = "ByteLevel") -> None:
+        self.eos_token_id = eos_id
+        self.eos_token = {1: "<|im_start|>", 2: "<|im_end|>"}[eos_id]
+        self.backend_tokenizer = _Backend(decoder)
+
+    def convert_ids_to_tokens(self, i: int) -> str:
+        return {1: "<|im_start|>", 2: "<|im_end|>"}[i]
+
+
+def test_tokenizer_problems_name_a_wrong_end_token_and_a_wrapped_decoder() -> None:
+    assert embedded.tokenizer_problems(_Tokenizer(), 2) == []
+    assert embedded.tokenizer_problems(_Tokenizer(), None) == []
+    eos, decoder = embedded.tokenizer_problems(_Tokenizer(1, "Sequence"), 2)
+    assert "'<|im_start|>' (id 1)" in eos and "'<|im_end|>' (id 2)" in eos
+    assert "'Sequence'" in decoder
+
+
+def test_a_wrong_tokenizer_conversion_is_refused_and_nothing_is_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    saved: list[Path] = []
+    monkeypatch.setattr(embedded, "_load_gguf", lambda gguf: (_Tokenizer(1), object()))
+    monkeypatch.setattr(embedded, "_gguf_eos_id", lambda gguf: 2)
+    monkeypatch.setattr(embedded, "_save", lambda tok, model, folder: saved.append(folder))
+    out = tmp_path / "m"
+    with pytest.raises(MissingDependencyError, match=r"transformers>=5\.18") as info:
+        convert_gguf(_gguf(tmp_path), out, progress=False)
+    assert "converts the tokenizer of m.gguf wrongly" in str(info.value)
+    assert "Nothing was saved" in str(info.value)
+    assert saved == [] and not out.exists()
+    # With a right tokenizer the same conversion goes through.
+    monkeypatch.setattr(embedded, "_load_gguf", lambda gguf: (_Tokenizer(2), object()))
+    monkeypatch.setattr(
+        embedded, "_save", lambda tok, model, folder: _good_converter(saved)(gguf, folder, False)
+    )
+    gguf = _gguf(tmp_path)
+    assert convert_gguf(gguf, out, progress=False) == out
+
+
 # -- the real conversion and edge_model() -------------------------------------------------------
 
 
@@ -204,6 +256,18 @@ def test_the_real_conversion_is_a_plain_safetensors_model(converted: Path) -> No
     assert "quantization_config" not in config  # the GGUF marker is gone: it can be quantized
     assert config["model_type"] == "llama" and config["num_hidden_layers"] == 30
     assert not list(converted.parent.glob(f".{EMBEDDED_NAME}.tmp-*"))
+
+
+@pytest.mark.slow
+def test_the_real_conversion_keeps_the_ggufs_end_token_and_a_byte_level_decoder(
+    converted: Path,
+) -> None:
+    import transformers
+
+    tokenizer = transformers.AutoTokenizer.from_pretrained(converted)
+    eos_id = embedded._gguf_eos_id(embedded_gguf_path())
+    assert eos_id == 2 and tokenizer.eos_token == "<|im_end|>"
+    assert embedded.tokenizer_problems(tokenizer, eos_id) == []
 
 
 @pytest.mark.slow

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import json
 import os
 import threading
 from collections.abc import Hashable
@@ -114,6 +115,62 @@ def _load_gguf(gguf: Path) -> tuple[Any, Any]:
     return tokenizer, model
 
 
+#: The oldest transformers whose GGUF reader converts the embedded model's tokenizer right.
+MIN_TRANSFORMERS_GGUF = "5.18"
+
+
+def _gguf_eos_id(gguf: Path) -> int | None:
+    """The end-of-text token id the GGUF file declares (None if it declares none)."""
+    from gguf import GGUFReader
+
+    field = GGUFReader(str(gguf)).fields.get("tokenizer.ggml.eos_token_id")
+    return None if field is None else int(field.parts[field.data[0]][0])
+
+
+def tokenizer_problems(tokenizer: Any, eos_id: int | None) -> list[str]:
+    """What is wrong with a tokenizer converted from a GGUF file, as sentences (empty: fine).
+
+    transformers 5.17 converted SmolLM2's GGUF tokenizer wrongly: its end-of-text token
+    became ``<|im_start|>`` (so answers never stop) and its byte-level decoder was wrapped
+    in sentencepiece steps (so the grammar engine read ``Ġ`` as a literal character and
+    every schema'd answer came out unconstrained). Both are checked here, once, before the
+    conversion is kept.
+
+    Args:
+        tokenizer: The tokenizer transformers built from the GGUF file.
+        eos_id: The end-of-text id the GGUF file declares.
+    """
+    problems = []
+    if eos_id is not None and tokenizer.eos_token_id != eos_id:
+        want = tokenizer.convert_ids_to_tokens(eos_id)
+        problems.append(
+            f"its end-of-text token is {tokenizer.eos_token!r} (id {tokenizer.eos_token_id}) "
+            f"but the GGUF file declares {want!r} (id {eos_id})"
+        )
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        data = json.loads(backend.to_str())
+        pre = (data.get("pre_tokenizer") or {}).get("type")
+        decoder = (data.get("decoder") or {}).get("type")
+        if pre == "ByteLevel" and decoder != "ByteLevel":
+            problems.append(
+                f"its pre-tokenizer is byte-level but its decoder is {decoder!r}, not byte-level"
+            )
+    return problems
+
+
+def _check_tokenizer(tokenizer: Any, gguf: Path) -> None:
+    """Refuse a wrong conversion (nothing is kept), naming the transformers to install."""
+    problems = tokenizer_problems(tokenizer, _gguf_eos_id(gguf))
+    if problems:
+        _, transformers = import_torch_transformers()
+        raise MissingDependencyError(
+            f"transformers {transformers.__version__} converts the tokenizer of {gguf.name} "
+            f"wrongly: {'; '.join(problems)}. Nothing was saved. Upgrade it: "
+            f"pip install -U 'transformers>={MIN_TRANSFORMERS_GGUF}'"
+        )
+
+
 def _save(tokenizer: Any, source: Any, folder: Path) -> None:
     """Copy the weights into a plain (non-GGUF) model and save it with the tokenizer.
 
@@ -137,6 +194,7 @@ def _save(tokenizer: Any, source: Any, folder: Path) -> None:
 def _convert_into(gguf: Path, folder: Path, progress: bool) -> None:
     with load_line(f"{gguf.name} (converting once)", enabled=progress):
         tokenizer, model = _load_gguf(gguf)
+        _check_tokenizer(tokenizer, gguf)
         _save(tokenizer, model, folder)
 
 
@@ -156,7 +214,8 @@ def convert_gguf(gguf_path: str | Path, out_dir: str | Path, *, progress: bool =
 
     Raises:
         ConfigurationError: The GGUF file does not exist.
-        MissingDependencyError: torch/transformers/gguf are missing.
+        MissingDependencyError: torch/transformers/gguf are missing, or this transformers
+            converts the GGUF's tokenizer wrongly (the message names the version to install).
     """
     gguf, out = Path(gguf_path), Path(out_dir)
     if _is_complete(out):
