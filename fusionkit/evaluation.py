@@ -246,7 +246,9 @@ async def _run_one(
             rec["latency_s"] = r.timings.total_s
             rec["cached"] = sum(c.cached for c in r.candidates)
             decision = cascade_of(r)
-            rec["escalated"] = None if decision is None else decision.escalated
+            # Sent to the pool (and paid for), whether or not the pool's answer was kept:
+            # the share that goes with the cost column.
+            rec["escalated"] = None if decision is None else decision.would_escalate
     except FusionkitError as exc:
         rec["error"] = describe_error(exc)
         rec["latency_s"] = time.perf_counter() - t0

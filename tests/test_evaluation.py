@@ -136,6 +136,18 @@ def test_table_has_intervals_paired_differences_costs_and_escalation() -> None:
     assert set(records.loc[records["condition"] == "cascade", "escalated"]) == {True, False}
 
 
+def test_a_failed_escalation_still_counts_as_escalated() -> None:
+    # The pool was asked (and may have cost money) even though its answer was not kept:
+    # the escalation share goes with the cost column, so it counts.
+    tasks = tasks_from_frame(_frame(4))
+    edge = fk.FakeModel("edge", "0", logprob=-4.0)  # unsure on every item
+    pool = [fk.FakeModel(f"p{i}", fk.ModelError("down")) for i in range(2)]
+    cond = cascade_condition(edge, pool, signals="logprob")
+    ev = evaluate(tasks, [cond], progress=False, check="numeric", max_tokens=8)
+    assert ev.table().set_index("condition").loc["cascade", "escalated_share"] == 1.0
+    assert set(ev.to_frame()["escalated"]) == {True}
+
+
 def test_summary_and_table_report_the_same_median_for_an_even_count() -> None:
     from fusionkit.evaluation import Evaluation
 
