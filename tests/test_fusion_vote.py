@@ -155,3 +155,41 @@ def test_usc_reads_members_with_the_question_so_agreeing_answers_need_no_judge()
     r = fuse(APPLES, pool=_restating_pool(), judge=judge, mode="usc", progress=False)
     assert r.judgment.votes == {"12": 3} and judge.call_count == 0
     assert "Every extracted answer is '12'" in r.judgment.rationale
+
+
+def test_a_judge_fallback_reads_members_with_the_question() -> None:
+    from fusionkit.errors import ModelError
+    from fusionkit.fusion.engine import fuse
+    from fusionkit.models.fake import FakeModel
+
+    judge = FakeModel("judge", ModelError("judge down"))
+    r = fuse(
+        APPLES,
+        pool=_restating_pool(),
+        judge=judge,
+        mode="best-of",
+        extract="number",
+        progress=False,
+    )
+    assert r.judgment.fallback and r.judgment.votes == {"12": 3}
+
+
+def test_debate_reads_members_with_the_question_and_stops_when_they_agree() -> None:
+    from fusionkit.errors import ModelError
+    from fusionkit.fusion.engine import fuse
+    from fusionkit.models.fake import FakeModel
+
+    pool = _restating_pool()
+    judge = FakeModel("judge", ModelError("the judge must not be asked"))
+    r = fuse(
+        APPLES,
+        pool=pool,
+        judge=judge,
+        mode="debate",
+        rounds=2,
+        extract="number",
+        progress=False,
+    )
+    # the three answers agree on 12 once read with the question: no revision round is run
+    assert sum(m.call_count for m in pool) == 3 and judge.call_count == 0
+    assert r.judgment.votes == {"12": 3}

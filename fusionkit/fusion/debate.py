@@ -95,7 +95,9 @@ async def _debate_turn(run: Run, m: Member, r: int, own: str, others: list[str])
 
 def _extract_debate(run: Run, text: str) -> str | None:
     p = run.plan
-    return extract_answer(text, kind=p.extract, choices=p.choices, strict=p.extract == "auto")
+    return extract_answer(
+        text, kind=p.extract, choices=p.choices, strict=p.extract == "auto", question=p.prompt
+    )
 
 
 async def debate_rounds(

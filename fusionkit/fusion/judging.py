@@ -279,7 +279,10 @@ async def fallback(
 ) -> tuple[str, Judgment]:
     """The deterministic fallback: a majority of extracted answers, else the first."""
     index, how, votes, answers = fallback_choice(
-        [c.text for c in ok], kind=run.plan.extract, choices=run.plan.choices
+        [c.text for c in ok],
+        kind=run.plan.extract,
+        choices=run.plan.choices,
+        question=run.plan.prompt,  # as vote reads them: no restated operand is voted
     )
     chosen = ok[index]
     await run.rec.emit("judge_fallback", stage="judge", detail=f"{reason} -> {how}")

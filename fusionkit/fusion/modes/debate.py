@@ -49,7 +49,10 @@ class Debate(BestOf):
 
     async def decide(self, run: Run, ok: list[Candidate]) -> tuple[str, Judgment]:
         plan = run.plan
-        found = [extract_answer(c.text, kind=plan.extract, choices=plan.choices) for c in ok]
+        found = [
+            extract_answer(c.text, kind=plan.extract, choices=plan.choices, question=plan.prompt)
+            for c in ok
+        ]
         if all(a is None for a in found):
             return await super().decide(run, ok)
         return await _VOTE.decide(run, ok)
