@@ -6,6 +6,11 @@ and how to word the re-ask (``reask``); this module owns the loop and the bookke
 how many attempts were made, which reply was read, and one sentence naming the problem
 when nothing could be read. A failed call is never re-asked (the model is down or timed
 out: asking again in the same breath rarely helps and doubles the wait).
+
+Every reply seen comes back in :attr:`Asked.replies`, each with the ``data`` its call
+attached (the panel's wall time, cost and lenient-read note per attempt), and the problem
+of each unreadable one in :attr:`Asked.problems`: a caller that sums what its attempts
+spent, or words its own failure, reads them there rather than keeping a loop of its own.
 """
 
 from __future__ import annotations
@@ -30,12 +35,15 @@ class Reply:
         error: ``"Type: message"`` when the call failed, else None.
         parsed: The backend's decoded structured answer, when it gave one.
         finish_reason: ``"stop"``, ``"length"``, ... as the backend reported.
+        data: Whatever the caller's ``call`` attaches to this attempt (its wall time,
+            cost, ...); :func:`ask` passes it through untouched.
     """
 
     text: str = ""
     error: str | None = None
     parsed: Any = None
     finish_reason: str | None = None
+    data: Any = None
 
     @property
     def ok(self) -> bool:
@@ -53,6 +61,9 @@ class Asked(Generic[T]):
         attempts: Calls made (1 + re-asks).
         problem: Why no value could be read (None when one was).
         errored: True when the first call itself failed (no reply at all).
+        replies: Every reply of every attempt, in order, a failed call's included.
+        problems: What was wrong with each unreadable reply, in order (as ``parse``
+            worded it, plus the cut-off note).
     """
 
     value: T | None
@@ -60,6 +71,13 @@ class Asked(Generic[T]):
     attempts: int
     problem: str | None = None
     errored: bool = False
+    replies: tuple[Reply, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    @property
+    def call_error(self) -> str | None:
+        """The error of the last call when it failed (the first or a re-ask), else None."""
+        return self.replies[-1].error if self.replies else None
 
 
 Call = Callable[[list[Message], int], Awaitable[Reply]]
@@ -111,14 +129,22 @@ async def ask(
         An :class:`Asked`.
     """
     problems: list[str] = []
+    replies: list[Reply] = []
+
+    def asked(
+        value: T | None, raw: str, attempts: int, problem: str | None = None, errored: bool = False
+    ) -> Asked[T]:
+        return Asked(value, raw, attempts, problem, errored, tuple(replies), tuple(problems))
+
     raw = ""
     for attempt in range(1, retries + 2):
         reply = await call(messages, attempt)
+        replies.append(reply)
         if not reply.ok:
             if attempt == 1:
-                return Asked(None, "", 1, f"{who} failed: {reply.error}", errored=True)
+                return asked(None, "", 1, f"{who} failed: {reply.error}", errored=True)
             first = problems[0] if len(problems) == 1 else "; ".join(problems)
-            return Asked(
+            return asked(
                 None,
                 raw,
                 attempt,
@@ -127,7 +153,7 @@ async def ask(
         raw = reply.text
         value, problem = parse(reply)
         if value is not None:
-            return Asked(value, raw, attempt)
+            return asked(value, raw, attempt)
         problem = problem or "unreadable"
         if reply.finish_reason == "length":
             problem = f"{problem} (the reply was cut off at the token limit)"
@@ -137,7 +163,10 @@ async def ask(
                 await on_retry(problem)
             messages = reask(messages, reply, problem)
     if len(problems) == 1:
-        return Asked(None, raw, 1, f"unreadable: {problems[0]}")
-    return Asked(
-        None, raw, len(problems), f"unreadable twice: {problems[0]}; then {'; '.join(problems[1:])}"
+        return asked(None, raw, 1, f"unreadable: {problems[0]}")
+    return asked(
+        None,
+        raw,
+        len(problems),
+        f"unreadable twice: {problems[0]}; then {'; '.join(problems[1:])}",
     )
