@@ -11,7 +11,7 @@ the contradiction rule), see :mod:`fusionkit.panel.parse`.
 The personas run concurrently (one ``asyncio.gather``; a local model micro-batches them)
 and each one is reported as it finishes (:mod:`fusionkit.panel.progress`). An unusable
 reply is re-asked once (``retries``) in the same conversation with a reminder naming what
-was wrong; a reply still unusable, or a model error, becomes that persona's
+was wrong (the judge's loop, :func:`fusionkit.asking.ask`); a reply still unusable, or a model error, becomes that persona's
 ``"No panel take"`` with ``error`` saying why. Other personas are never affected, and no
 score or verdict is ever made up.
 """
@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from .._progress import Progress
 from .._sync import sync_twin
+from ..asking import Reply, ask
 from ..errors import InvalidRequestError, StructuredOutputError
 from ..types import Message, build_request
 from .parse import (
@@ -55,6 +56,9 @@ __all__ = ["MIN_TOKENS", "Panel", "Subject", "describe_subject"]
 
 #: What a panel can review: a ToolCard, a FusionResult (duck-typed), or plain text.
 Subject = Any
+
+#: A usable reply as read: the view, and the notes on how it was read (or None).
+_View = tuple[ParsedReply, "str | None"]
 
 _NAME_LEN = 60
 #: Smallest reply budget: a 200-character reason (about 50 tokens of words, up to twice
@@ -242,75 +246,114 @@ class Panel:
         return self.seed + index + 1000 * (attempt - 1)
 
     async def _ask(self, persona: Persona, text: str, index: int = 0) -> Review:
-        """Ask one persona → read the reply → re-ask (``retries`` times) → a Review.
+        """Ask one persona, read the reply, re-ask (``retries`` times): a Review.
 
-        Kept as one function on purpose: it is the panel's whole "ask, parse, re-ask once"
-        loop, and a shared structured-answer helper can replace it in one place.
+        The loop is :func:`fusionkit.asking.ask`'s; each attempt carries its wall time,
+        cost and lenient-read note (:class:`_Spent`) for the sums and the note here.
         """
-        messages = messages_for(persona, text)
         examples = (example_take(persona),)
-        latency = 0.0
-        cost: float | None = 0.0
-        reply, problems = "", ("no reply",)
-        for attempt in range(1, 2 + self.retries):
-            # Wall time around the call: a failed structured answer carries no Completion.
-            t0 = time.perf_counter()
-            try:
-                completion = await self.model.acomplete(
-                    messages,
-                    max_tokens=self.max_tokens,
-                    temperature=self.temperature,
-                    seed=self._seed(index, attempt),
-                    schema=REVIEW_SCHEMA,
-                )
-                reply, read, note = completion.text, from_object(completion.parsed), None
-                cost = None if cost is None else _add(cost, completion.cost_usd)
-            except StructuredOutputError as exc:
-                # No constrained decoding here: read the free text leniently (last step-down).
-                reply, read, cost = exc.reply, parse_reply(exc.reply), None
-                note = f"read leniently: the reply did not satisfy the schema ({exc.problem})"
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - one persona's failure is data
-                return Review.no_take(
-                    persona.name,
-                    f"the model failed: {type(exc).__name__}: {exc}",
-                    raw=reply,
-                    attempts=attempt,
-                    latency_s=latency + time.perf_counter() - t0,
-                    cost_usd=cost,
-                )
-            latency += time.perf_counter() - t0
-            read, cut = _uncut(read)
-            problems = _problems(read, messages, examples)
-            if not problems:
-                assert read.score is not None and read.verdict is not None
-                verdict, resolved = resolve_verdict(read.score, read.verdict)
-                return Review(
-                    persona=persona.name,
-                    score=read.score,
-                    verdict=verdict,
-                    take=read.take,
-                    raw=reply,
-                    attempts=attempt,
-                    latency_s=latency,
-                    cost_usd=cost,
-                    note="; ".join(n for n in (note, cut, resolved) if n) or None,
-                )
-            messages = [
+
+        async def call(messages: list[Message], attempt: int) -> Reply:
+            return await self._call(messages, self._seed(index, attempt))
+
+        def read(reply: Reply) -> tuple[_View | None, str | None]:
+            spent: _Spent = reply.data
+            view = parse_reply(reply.text) if spent.lenient else from_object(reply.parsed)
+            view, cut = _uncut(view)
+            problems = _problems(view, spent.shown, examples)
+            note = "; ".join(n for n in (spent.lenient, cut) if n) or None
+            # One sentence, joined with "; " as reminder_prompt joins a list: same words.
+            return ((view, note), None) if not problems else (None, "; ".join(problems))
+
+        def reask(messages: list[Message], reply: Reply, problem: str) -> list[Message]:
+            return [
                 *messages,
-                Message("assistant", reply or "(empty)"),
-                Message("user", reminder_prompt(problems)),
+                Message("assistant", reply.text or "(empty)"),
+                Message("user", reminder_prompt((problem,))),
             ]
-        return Review.no_take(
-            persona.name,
-            f"unusable reply after {attempt} attempt{'s' if attempt > 1 else ''}: "
-            + "; ".join(problems),
-            raw=reply,
-            attempts=attempt,
+
+        asked = await ask(
+            call, messages_for(persona, text), read, reask, retries=self.retries, who=persona.name
+        )
+        spent: list[_Spent] = [r.data for r in asked.replies]
+        latency = sum(a.latency_s for a in spent)
+        cost = _total_cost(a.cost_usd for a in spent)
+        if asked.value is None:
+            error = (
+                f"the model failed: {asked.call_error}"
+                if asked.call_error is not None
+                else f"unusable reply after {asked.attempts} "
+                f"attempt{'s' if asked.attempts > 1 else ''}: {asked.problems[-1]}"
+            )
+            return Review.no_take(
+                persona.name,
+                error,
+                raw=asked.raw,
+                attempts=asked.attempts,
+                latency_s=latency,
+                cost_usd=cost,
+            )
+        view, note = asked.value
+        assert view.score is not None and view.verdict is not None
+        verdict, resolved = resolve_verdict(view.score, view.verdict)
+        return Review(
+            persona=persona.name,
+            score=view.score,
+            verdict=verdict,
+            take=view.take,
+            raw=asked.raw,
+            attempts=asked.attempts,
             latency_s=latency,
             cost_usd=cost,
+            note="; ".join(n for n in (note, resolved) if n) or None,
         )
+
+    async def _call(self, messages: list[Message], seed: int | None) -> Reply:
+        """One call with the review schema; a model failure is a failed Reply, not raised.
+
+        A :class:`StructuredOutputError` is no failure: its free text is read leniently
+        (the last step-down when nothing constrained the decoding). ``finish_reason`` is
+        left unset: the panel's checks word a cut-off reply themselves.
+        """
+        # Wall time around the call: a failed structured answer carries no Completion.
+        t0 = time.perf_counter()
+        try:
+            c = await self.model.acomplete(
+                messages,
+                max_tokens=self.max_tokens,
+                temperature=self.temperature,
+                seed=seed,
+                schema=REVIEW_SCHEMA,
+            )
+        except StructuredOutputError as exc:
+            note = f"read leniently: the reply did not satisfy the schema ({exc.problem})"
+            spent = _Spent(messages, time.perf_counter() - t0, None, note)
+            return Reply(exc.reply, data=spent)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one persona's failure is data
+            spent = _Spent(messages, time.perf_counter() - t0, 0.0)
+            return Reply(error=f"{type(exc).__name__}: {exc}", data=spent)
+        spent = _Spent(messages, time.perf_counter() - t0, c.cost_usd)
+        return Reply(c.text, parsed=c.parsed, data=spent)
+
+
+@dataclass(frozen=True, slots=True)
+class _Spent:
+    """What one attempt was shown and spent (carried on its :class:`Reply` as ``data``).
+
+    Attributes:
+        shown: The messages of the attempt (the take checks compare the take with them).
+        latency_s: Wall time of the call.
+        cost_usd: Its cost; None when unknown (a reply that failed the schema); 0.0 for
+            a failed call, which adds nothing.
+        lenient: The note when the reply was read leniently, else None.
+    """
+
+    shown: Sequence[Message]
+    latency_s: float
+    cost_usd: float | None
+    lenient: str | None = None
 
 
 def _uncut(read: ParsedReply) -> tuple[ParsedReply, str | None]:
@@ -331,6 +374,9 @@ def _problems(
     return (*read.problems, *((take,) if take else ()))
 
 
-def _add(total: float, cost: float | None) -> float | None:
+def _total_cost(costs: Iterable[float | None]) -> float | None:
     """Sum costs; None (unknown) once any part is unknown."""
-    return None if cost is None else total + cost
+    total: float | None = 0.0
+    for cost in costs:
+        total = None if total is None or cost is None else total + cost
+    return total
