@@ -5,6 +5,11 @@ is exercised end to end: connection pools, timeouts, SSE parsing, retries, Retry
 Every delay is an ``asyncio.sleep`` inside the server's loop, so hundreds of concurrent
 requests wait side by side instead of queueing.
 
+This module runs the server (uvicorn in a daemon thread) and holds the test's API; the parts
+live beside it: ``script`` (:class:`Fault`, a model's configuration), ``state`` (what was
+scripted and what was seen, behind one lock), ``app`` (the routes and how a request is
+answered), ``validation`` (request checks), ``responses`` and ``streaming`` (the bytes sent).
+
 Endpoints:
     ``POST /v1/chat/completions`` — non-streaming JSON, or SSE when ``"stream": true``
     (with ``stream_options.include_usage`` a final chunk carries ``usage``; ``usage.cost``
@@ -38,46 +43,21 @@ key back in its body (``echo_authorization=True``) to test that clients redact i
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import socket
 import threading
 import time
-from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from ..errors import MissingDependencyError
-from .responses import (
-    DropCutTracebacks,
-    completion_payload,
-    send_cut_json,
-    send_error,
-    send_fault,
-    send_json,
-)
+from .app import ChatApp
+from .responses import DropCutTracebacks
 from .script import RANDOM_FAULTS, STRUCTURED_LEVELS, Fault, ModelConfig, Reply
-from .streaming import drip, send_stream
-from .validation import BadRequestBody, mismatch, parse_chat_request, refusal
+from .state import ServerState
 
 __all__ = ["Fault", "FakeOpenAIServer"]
-
-
-def _words(text: str) -> list[str]:
-    parts = text.split(" ")
-    return [p if i == 0 else " " + p for i, p in enumerate(parts)]
-
-
-def _count_tokens(text: str) -> int:
-    return len(text.split())
-
-
-def _last_user_text(body: Mapping[str, Any]) -> str:
-    for m in reversed(body.get("messages") or []):
-        if isinstance(m, Mapping) and m.get("role") == "user":
-            return str(m.get("content", ""))
-    return ""
 
 
 class FakeOpenAIServer:
@@ -97,24 +77,21 @@ class FakeOpenAIServer:
     def __init__(
         self, *, unknown_models: Literal["echo", "404"] = "echo", host: str = "127.0.0.1"
     ) -> None:
-        if unknown_models not in ("echo", "404"):
-            raise ValueError("unknown_models must be 'echo' or '404'.")
-        self.unknown_models = unknown_models
+        self._state = ServerState(unknown_models)
+        self._app = ChatApp(self._state)
         self.host = host
         self.port: int | None = None
-        self.requests: list[dict[str, Any]] = []
-        self.authorization_seen: list[bool] = []
-        self._lock = threading.Lock()
-        self._models: dict[str, ModelConfig] = {}
-        self._faults: dict[str, deque[Fault]] = defaultdict(deque)
-        self._attempts: dict[str, int] = defaultdict(int)
-        self._in_flight: dict[str, int] = defaultdict(int)
-        self._max_in_flight: dict[str, int] = defaultdict(int)
-        self._total_in_flight = 0
-        self._total_max_in_flight = 0
+        # The state's own lists: reset() clears them in place, so these stay current.
+        self.requests: list[dict[str, Any]] = self._state.requests
+        self.authorization_seen: list[bool] = self._state.authorization_seen
         self._server: Any = None
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
+
+    @property
+    def unknown_models(self) -> str:
+        """How a model never configured answers: ``"echo"`` or ``"404"``."""
+        return self._state.unknown_models
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -245,173 +222,20 @@ class FakeOpenAIServer:
             usage_cost=usage_cost,
             structured=structured,
         )
-        with self._lock:
-            self._models[model] = cfg
+        self._state.set_model(model, cfg)
 
     def queue_faults(self, model: str, faults: Iterable[Fault]) -> None:
         """Queue faults for ``model``: each request consumes one; then it answers normally."""
-        with self._lock:
-            self._faults[model].extend(faults)
+        self._state.queue_faults(model, faults)
 
     def attempts(self, model: str | None = None) -> int:
         """How many chat-completion requests arrived for ``model`` (None: all models)."""
-        with self._lock:
-            if model is None:
-                return sum(self._attempts.values())
-            return self._attempts.get(model, 0)
+        return self._state.attempts(model)
 
     def max_in_flight(self, model: str | None = None) -> int:
         """The most requests that were being served at once, for ``model`` or in total."""
-        with self._lock:
-            if model is None:
-                return self._total_max_in_flight
-            return self._max_in_flight.get(model, 0)
+        return self._state.max_in_flight(model)
 
     def reset(self) -> None:
         """Forget recorded requests, counters and queued faults (configurations stay)."""
-        with self._lock:
-            self.requests.clear()
-            self.authorization_seen.clear()
-            self._faults.clear()
-            self._attempts.clear()
-            self._max_in_flight.clear()
-            self._total_max_in_flight = 0
-
-    # -- the ASGI app ---------------------------------------------------------------------
-
-    async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":  # pragma: no cover - lifespan is off
-            return
-        path = scope["path"].rstrip("/")
-        method = scope["method"]
-        if path == "/v1/models" and method == "GET":
-            with self._lock:
-                names = sorted(self._models)
-            data = [{"id": n, "object": "model", "owned_by": "fusionkit-test"} for n in names]
-            await send_json(send, 200, {"object": "list", "data": data})
-            return
-        if path != "/v1/chat/completions" or method != "POST":
-            await send_error(send, 404, f"No route for {method} {path}.")
-            return
-        raw = b""
-        while True:
-            event = await receive()
-            raw += event.get("body", b"")
-            if not event.get("more_body"):
-                break
-        try:
-            body, model = parse_chat_request(raw)
-        except BadRequestBody as exc:
-            await send_error(send, 400, str(exc))
-            return
-        headers = dict(scope.get("headers") or [])
-        authorization = headers.get(b"authorization", b"").decode("latin-1")
-        with self._lock:
-            self.requests.append(body)
-            self.authorization_seen.append(bool(authorization))
-            self._attempts[model] += 1
-            self._in_flight[model] += 1
-            self._max_in_flight[model] = max(self._max_in_flight[model], self._in_flight[model])
-            self._total_in_flight += 1
-            self._total_max_in_flight = max(self._total_max_in_flight, self._total_in_flight)
-            cfg = self._models.get(model)
-            queued = self._faults.get(model)
-            fault = queued.popleft() if queued else None
-            if fault is None and cfg is not None and cfg.fault_rate > 0:
-                if cfg.rng.random() < cfg.fault_rate:
-                    fault = cfg.rng.choice(cfg.random_faults)
-        try:
-            await self._answer(send, receive, body, model, cfg, fault, authorization)
-        finally:
-            with self._lock:
-                self._in_flight[model] -= 1
-                self._total_in_flight -= 1
-
-    async def _answer(
-        self,
-        send: Any,
-        receive: Any,
-        body: dict[str, Any],
-        model: str,
-        cfg: ModelConfig | None,
-        fault: Fault | None,
-        authorization: str,
-    ) -> None:
-        if cfg is None:
-            if self.unknown_models == "404":
-                await send_error(send, 404, f"The model `{model}` does not exist.")
-                return
-            cfg = ModelConfig()
-        if cfg.first_byte_delay_s > 0:
-            await asyncio.sleep(cfg.first_byte_delay_s)
-        if fault is not None and fault.kind == "delay":
-            await asyncio.sleep(fault.delay_s)
-            fault = None
-        refused = refusal(body.get("response_format"), cfg.structured)
-        if refused is not None and fault is None:
-            await send_error(send, 400, refused)
-            return
-        reply = cfg.reply
-        if isinstance(reply, Fault):
-            fault = fault or reply
-        elif callable(reply):
-            produced = reply(body)
-            if isinstance(produced, Fault):
-                fault = fault or produced
-            else:
-                reply = produced
-        if fault is not None and fault.kind == "delay":
-            await asyncio.sleep(fault.delay_s)
-            fault = None
-        if fault is not None and fault.kind not in ("cut", "drip"):
-            await send_fault(send, fault, authorization)
-            return
-        text = _last_user_text(body) if reply is None or isinstance(reply, Fault) else str(reply)
-        wrong = mismatch(body.get("response_format"), text)
-        if wrong is not None:
-            await send_error(send, 500, wrong)
-            return
-        words = _words(text)
-        finish = "stop"
-        max_tokens = body.get("max_tokens")
-        if isinstance(max_tokens, int) and 0 < max_tokens < len(text.split()):
-            words = words[:max_tokens]
-            finish = "length"
-        text = "".join(words)
-        prompt_tokens = sum(
-            _count_tokens(str(m.get("content", "")))
-            for m in body.get("messages") or []
-            if isinstance(m, Mapping)
-        )
-        usage: dict[str, Any] = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": _count_tokens(text),
-            "total_tokens": prompt_tokens + _count_tokens(text),
-        }
-        if cfg.usage_cost is not None:
-            usage["cost"] = cfg.usage_cost
-        if fault is not None and fault.kind == "drip":
-            await drip(send, receive, body, model, text, finish, usage, fault.delay_s)
-            return
-        if body.get("stream"):
-            include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            await send_stream(
-                send,
-                model,
-                words,
-                finish,
-                usage,
-                include_usage,
-                cfg.delay_s,
-                fault,
-                bool(body.get("logprobs")),
-            )
-            return
-        if cfg.delay_s > 0:
-            await asyncio.sleep(cfg.delay_s)
-        payload = completion_payload(
-            model, text, finish, words, usage, logprobs=bool(body.get("logprobs"))
-        )
-        if fault is not None:  # a cut non-streaming body: promise more bytes than we send
-            await send_cut_json(send, payload)  # raises CutConnection
-        await send_json(send, 200, payload)
+        self._state.reset()
