@@ -629,3 +629,12 @@ def test_sse_parser_handles_any_line_ending_and_any_chunking() -> None:
 
     for size in (1, 2, 3, 7, len(raw)):  # splits mid-CRLF and mid-character too
         assert asyncio.run(collect(size)) == ['{"a":\n1}', "é", "last"], size
+
+
+def test_a_reply_function_that_returns_a_delay_is_answered_with_the_echo(
+    srv: FakeOpenAIServer,
+) -> None:
+    # A reply function may return a Fault for one request; a delay then answers like
+    # reply=Fault.delay(...): with the last user message, not the function's repr.
+    srv.configure("slowish", reply=lambda body: Fault.delay(0.01))
+    assert make(srv, "slowish").complete("say this back", max_tokens=20).text == "say this back"

@@ -135,6 +135,7 @@ class ChatApp:
             produced = reply(body)
             if isinstance(produced, Fault):
                 fault = fault or produced
+                reply = None  # a delay/cut/drip from the function: the answer echoes, as above
             else:
                 reply = produced
         fault = await _waited(fault)
