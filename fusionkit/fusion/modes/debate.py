@@ -2,16 +2,15 @@
 final answers are voted on (Du et al. 2023); the judge breaks ties, and judges alone
 when no answer can be extracted (free-form questions).
 
-Measured on the embedded SmolLM2-135M (the first 36 quality items, pool of 3, 2 rounds,
-``benchmarks/bench_fusion_quality.py --n 36 --modes single,debate``): with tagged
-``<<<RESPONSE X>>>`` blocks, full quoted texts and a best-of judge at the end, debate
-scored 0.0 % (0/36) against 11.1 % (4/36) for a single greedy answer (-11.1 points,
-paired 95 % CI [-22.2, -2.8]); with tag-free extracted answers, no-harm revisions and a
-final vote it scores 11.1 % (4/36), +0.0 points [-11.1, +11.1], and on the first 60
-items 10.0 % (6/60) against 13.3 % (8/60), -3.3 points [-11.7, +5.0] (no significant
-loss), with 0 final answers holding a delimiter. It does not beat a single answer on a
-135M model (debate among weak models rarely does); prefer ``vote`` for verifiable
-questions.
+Measured on the embedded SmolLM2-135M (pool of 3, 2 rounds,
+``benchmarks/bench_fusion_quality.py``): with tagged ``<<<RESPONSE X>>>`` blocks, full
+quoted texts and a best-of judge at the end, debate scored 0.0 % (0/36) against 11.1 %
+for a single greedy answer (-11.1 points, paired 95 % CI [-22.2, -2.8]). With tag-free
+extracted answers, no-harm revisions and a final vote, over all 240 committed items it
+scores 10.8 % (26/240) against 10.4 % (25/240): **+0.4 points [-3.8, +4.6]**, no
+significant loss, and 0 final answers hold a delimiter. It does not beat the single
+answer on a 135M model (debate among weak models rarely does) and costs about 3x a vote's
+time; prefer ``vote`` for verifiable questions.
 """
 
 from __future__ import annotations

@@ -7,12 +7,12 @@ whose ``winner`` is an ``enum`` of the candidates' labels (a constraining backen
 name nothing else). When every extracted answer already agrees the judge is not asked
 (the consistent answer is plain); an unreadable pick falls back to the majority vote.
 
-Measured on the embedded SmolLM2-135M judging its own samples (36 quality items, pool of
-3, benchmarks/bench_fusion_quality.py --n 36): usc 5.6 % (2/36), best-of 8.3 % (3/36),
-vote over 5 samples 13.9 % (5/36), a single greedy answer 11.1 % (4/36); usc vs single
--5.6 points, paired 95 % CI [-16.7, +5.6]. A 135M judge cannot tell which answer is
-consistent, so ``vote`` stays the choice for verifiable questions; USC is for a capable
-judge and answers that cannot be extracted.
+Measured on the embedded SmolLM2-135M judging its own samples (all 240 committed
+quality items, pool of 3, ``benchmarks/bench_fusion_quality.py --n 240``): usc 7.9 %
+(19/240), best-of 7.9 %, vote over 5 samples 15.4 %, a single greedy answer 10.4 %; usc
+vs single -2.5 points, paired 95 % CI [-7.1, +2.1]. A 135M judge cannot tell which answer
+is consistent, so ``vote`` stays the choice for verifiable questions; USC is for a
+capable judge and answers that cannot be extracted.
 """
 
 from __future__ import annotations

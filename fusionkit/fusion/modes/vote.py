@@ -16,16 +16,15 @@ The judgment says which decided (``tie_break``) and how many judge calls were ma
 ``vote-weighted`` (:class:`WeightedVote`) counts each member's answer with that same
 confidence as its weight instead of 1; without log-probabilities it is the plain vote.
 
-Measured on the embedded SmolLM2-135M (first 36 quality items, ``benchmarks/
-bench_fusion_quality.py --n 36``): vote over 5 samples 13.9 % (5/36) against 11.1 % for
-a single greedy answer (+2.8 points, paired 95 % CI [-5.6, +11.1]; selection efficiency
-0.50), ahead of best-of (8.3 %) and usc (5.6 %) judged by the same 135M model, so
-``vote`` is the choice for verifiable questions. On the first 60 items (the local
-backend now reports log-probabilities; 21 of 60 ties were broken by confidence, 6 by the
-judge) vote scores 16.7 % (10/60) against 13.3 % (+3.3 points [-5.0, +13.3], selection
-efficiency 0.20); ``vote-weighted`` over the same five samples scores 10.0 % (6/60,
--3.3 [-11.7, +5.0]): a 135M model's token confidence is a fair tie-breaker but a poor
-weight, so plain counting stays the default.
+Measured on the embedded SmolLM2-135M over all 240 committed quality items
+(``benchmarks/bench_fusion_quality.py --n 240``, pool of 5 samples at temperature 0.7,
+answers read with the question): vote 15.4 % (37/240) against 10.4 % (25/240) for a
+single greedy answer, **+5.0 points, paired 95 % CI [+0.4, +9.2]**, selection efficiency
+0.33 (the samples held a right answer on 25.4 % of items); 104 ties were broken by
+confidence and 19 by the judge. ``vote-weighted`` over the same samples: 15.4 %, +5.0
+[+0.8, +8.8], efficiency 0.35 — the same accuracy, so plain counting stays the default.
+Best-of (7.9 %) and usc (7.9 %), judged by the same 135M model, are below the single
+answer: ``vote`` is the choice for verifiable questions.
 """
 
 from __future__ import annotations
