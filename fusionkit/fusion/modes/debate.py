@@ -7,9 +7,9 @@ Measured on the embedded SmolLM2-135M (pool of 3, 2 rounds,
 quoted texts and a best-of judge at the end, debate scored 0.0 % (0/36) against 11.1 %
 for a single greedy answer (-11.1 points, paired 95 % CI [-22.2, -2.8]). With tag-free
 extracted answers, no-harm revisions and a final vote, over all 240 committed items it
-scores 10.8 % (26/240) against 10.4 % (25/240): **+0.4 points [-3.8, +4.6]**, no
-significant loss, and 0 final answers hold a delimiter. It does not beat the single
-answer on a 135M model (debate among weak models rarely does) and costs about 3x a vote's
+scores 12.9 % (31/240) against 10.8 % (26/240): **+2.1 points [-2.9, +7.1]**, no
+significant loss, and 0 final answers hold a delimiter. It does not significantly beat
+the single answer on a 135M model (debate among weak models rarely does) and costs about 3x a vote's
 time; prefer ``vote`` for verifiable questions.
 """
 
