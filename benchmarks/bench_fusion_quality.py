@@ -359,8 +359,8 @@ async def main_async(args: argparse.Namespace) -> None:
             "items have every mode and are reported; the rest are left out whole.",
             flush=True,
         )
-        records = complete
-        tasks = [t for t in tasks if any(r["id"] == t.id for r in complete)]
+        finished = {r["id"] for r in complete}
+        records, tasks = complete, [t for t in tasks if t.id in finished]
     if not records:
         raise SystemExit("no item finished every mode within --time-limit")
     rows = summarise(records, modes, args.bootstrap, args.seed)

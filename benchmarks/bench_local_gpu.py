@@ -205,7 +205,7 @@ def main() -> None:
     gc.collect()
     nf4, report["load_warm_s"] = load(folder, args.device, "4bit")
     report["warm_start"] = nf4.warm_start
-    report["nf4_footprint_bytes"] = int(nf4._model.get_memory_footprint())
+    report["nf4_footprint_bytes"] = nf4.memory_footprint_bytes
     print(json.dumps({k: report[k] for k in report if "load" in k or "device" in k}), flush=True)
 
     found = checks(nf4)
@@ -215,7 +215,7 @@ def main() -> None:
 
     plain, report["load_plain_s"] = load(folder, args.device, None)
     report["plain_dtype"] = plain.dtype
-    report["plain_footprint_bytes"] = int(plain._model.get_memory_footprint())
+    report["plain_footprint_bytes"] = plain.memory_footprint_bytes
     batches = [int(b) for b in args.batches.split(",") if b.strip()]
     rows = throughput({"nf4": nf4, "plain": plain}, batches, args.tokens, args.rounds)
     report["throughput"] = rows

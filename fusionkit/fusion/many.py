@@ -144,7 +144,7 @@ async def afuse_many(
     # Validate and resolve what every fusion shares once; per-prompt errors become rows.
     kwargs = _with_defaults(fuse_kwargs)
     on_event = kwargs.pop("on_event")
-    check_on_event(on_event)  # as afuse does: run, a bad one only warns once per prompt
+    check_on_event(on_event)  # as afuse does, before any call (not a warning per prompt)
     kwargs.pop("progress")  # fuse_many's own bar replaces each fusion's
     show = check_progress(progress, "fuse_many")
     setup = prepare_setup(pool, judge, mode, **kwargs)

@@ -223,14 +223,18 @@ class Cascade(Mode):
             else:  # pragma: no cover - stage1_collect raises when every member fails
                 error = error or "every pool member failed"
         escalation_s = rec.now() - st.escalation_start if (st.pool or error) else 0.0
-        pool_answer = answer
-        # escalated: the pool's answer IS the result. It differs from would_escalate when
-        # the escalation failed (the edge answer stands); record_both's extra pool run on
-        # a confident edge leaves both False (pool_ran says it ran).
-        escalated = st.would_escalate and answer is not None and base is not None
+        # The pool's answer IS the result only when the escalation was wanted and answered.
+        # That differs from would_escalate when the escalation failed (the edge answer
+        # stands); record_both's extra pool run on a confident edge leaves both False
+        # (pool_ran says it ran).
+        used: tuple[str, Judgment] | None = (
+            (answer, base)
+            if st.would_escalate and answer is not None and base is not None
+            else None
+        )
         esc_calls = [j for j in rec.judge_calls if not j.step.startswith("self-check")]
         decision = CascadeDecision(
-            escalated=escalated,
+            escalated=used is not None,
             would_escalate=st.would_escalate,
             reason=st.reason,
             signals=st.readings,
@@ -240,7 +244,7 @@ class Cascade(Mode):
             edge_error=greedy.error,
             escalate_to=st.escalation.name,
             pool_ran=bool(st.pool) or error is not None,
-            pool_answer=pool_answer,
+            pool_answer=answer,
             escalation_error=error,
             edge_s=st.edge_s,
             escalation_s=escalation_s,
@@ -249,10 +253,9 @@ class Cascade(Mode):
             edge_cost_usd=_cost(st.edge, self_checks),
             escalation_cost_usd=_cost(st.pool, esc_calls),
         )
-        if escalated and answer is not None and base is not None:
+        if used is not None:
             note = f"Cascade: {st.reason}; {st.escalation.name} answered."
-            judged = _with_cascade(base, decision, note)
-            return answer, judged
+            return used[0], _with_cascade(used[1], decision, note)
         if st.would_escalate:  # the escalation failed: keep the edge answer, say so
             j = CascadeJudgment(
                 method="cascade",
@@ -265,7 +268,7 @@ class Cascade(Mode):
             )
             return greedy.text, j
         also = ""
-        if pool_answer is not None:
+        if answer is not None:
             also = f" The pool ran as well (record_both); {st.escalation.name} answered too."
         j = CascadeJudgment(
             method="cascade",
