@@ -21,7 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from .types import Message
 
-__all__ = ["Asked", "Reply", "ask", "reask_messages"]
+__all__ = ["Asked", "Reply", "ask", "follow_up", "reask_messages"]
 
 T = TypeVar("T")
 
@@ -100,6 +100,17 @@ def reask_messages(
         f"Your reply could not be read: {problem}. Reply again with only the requested "
         f"output, exactly in this shape, with no other text:\n{shape}"
     )
+    return follow_up(messages, reply, reminder)
+
+
+def follow_up(messages: Sequence[Message], reply: str, reminder: str) -> list[Message]:
+    """The next attempt's conversation: the messages so far, the reply, and a reminder.
+
+    Args:
+        messages: The messages of the attempt that was answered.
+        reply: Its reply (an empty one is shown as ``(empty)``).
+        reminder: The user's follow-up, worded by the caller.
+    """
     return [*messages, Message("assistant", reply or "(empty)"), Message("user", reminder)]
 
 

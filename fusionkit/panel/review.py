@@ -11,9 +11,9 @@ the contradiction rule), see :mod:`fusionkit.panel.parse`.
 The personas run concurrently (one ``asyncio.gather``; a local model micro-batches them)
 and each one is reported as it finishes (:mod:`fusionkit.panel.progress`). An unusable
 reply is re-asked once (``retries``) in the same conversation with a reminder naming what
-was wrong (the judge's loop, :func:`fusionkit.asking.ask`); a reply still unusable, or a model error, becomes that persona's
-``"No panel take"`` with ``error`` saying why. Other personas are never affected, and no
-score or verdict is ever made up.
+was wrong (the judge's loop, :func:`fusionkit.asking.ask`); a reply still unusable, or a
+model error, becomes that persona's ``"No panel take"`` with ``error`` saying why. Other
+personas are never affected, and no score or verdict is ever made up.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._progress import Progress
 from .._sync import sync_twin
-from ..asking import Reply, ask
+from ..asking import Reply, ask, follow_up
 from ..errors import InvalidRequestError, StructuredOutputError
 from ..types import Message, build_request
 from .parse import (
@@ -266,11 +266,7 @@ class Panel:
             return ((view, note), None) if not problems else (None, "; ".join(problems))
 
         def reask(messages: list[Message], reply: Reply, problem: str) -> list[Message]:
-            return [
-                *messages,
-                Message("assistant", reply.text or "(empty)"),
-                Message("user", reminder_prompt((problem,))),
-            ]
+            return follow_up(messages, reply.text, reminder_prompt((problem,)))
 
         asked = await ask(
             call, messages_for(persona, text), read, reask, retries=self.retries, who=persona.name
