@@ -63,3 +63,21 @@ def srv(server: Any) -> Any:
     """The module's test server, reset to a clean script."""
     server.reset()
     return server
+
+
+@pytest.fixture(scope="module")
+def byte_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random model with a byte-level tokenizer, saved once per test module."""
+    from local_helpers import build_byte_model
+
+    return build_byte_model(tmp_path_factory.mktemp("byte-model"))
+
+
+@pytest.fixture(scope="module")
+def byte_model(byte_model_path: Path) -> Iterator[Any]:
+    """That model loaded (see ``local_helpers.open_byte_model``), closed after the module."""
+    from local_helpers import open_byte_model
+
+    model = open_byte_model(byte_model_path)
+    yield model
+    model.close()

@@ -8,12 +8,11 @@ embedded SmolLM2-135M-Instruct in 4-bit.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from local_helpers import SMALL, build_byte_model, open_byte_model, together
+from local_helpers import SMALL, together
 
 from fusionkit.cache import ResponseCache
 from fusionkit.models.local import LocalModel
@@ -53,16 +52,7 @@ def test_recorder_reads_each_chosen_token_under_the_raw_logits_of_its_step() -> 
 # -- a tiny random model -----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def byte_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_byte_model(tmp_path_factory.mktemp("byte-model"))
-
-
-@pytest.fixture(scope="module")
-def byte_model(byte_model_path: Path) -> Iterator[LocalModel]:
-    model = open_byte_model(byte_model_path)
-    yield model
-    model.close()
+# The byte_model / byte_model_path fixtures are in conftest.py.
 
 
 def _greedy_by_hand(model: LocalModel, prompt: str, n: int) -> tuple[list[int], list[float]]:

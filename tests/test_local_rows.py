@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from local_helpers import SMALL, build_byte_model, open_byte_model, together
+from local_helpers import SMALL, together
 
 from fusionkit.models.local import LocalModel
 from fusionkit.models.local.rows import looping_at
@@ -112,16 +112,7 @@ def test_stored_folder_is_keyed_on_the_source_files_and_the_dtype(tmp_path: Path
 # -- a tiny random model with a byte-level tokenizer ------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def byte_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_byte_model(tmp_path_factory.mktemp("byte-model"))
-
-
-@pytest.fixture(scope="module")
-def byte_model(byte_model_path: Path) -> Iterator[LocalModel]:
-    model = open_byte_model(byte_model_path)
-    yield model
-    model.close()
+# The byte_model / byte_model_path fixtures are in conftest.py.
 
 
 def test_seeded_rows_give_the_same_text_alone_and_in_one_mixed_batch(
